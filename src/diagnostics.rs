@@ -54,11 +54,17 @@ pub struct Warning {
 
 impl Warning {
     pub fn at(location: Location, message: impl Into<String>) -> Self {
-        Self { location: Some(location), message: message.into() }
+        Self {
+            location: Some(location),
+            message: message.into(),
+        }
     }
 
     pub fn general(message: impl Into<String>) -> Self {
-        Self { location: None, message: message.into() }
+        Self {
+            location: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -69,4 +75,14 @@ impl fmt::Display for Warning {
             None => f.write_str(&self.message),
         }
     }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `source`.
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = source.get(..offset).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
 }
