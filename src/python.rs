@@ -1,1 +1,533 @@
-//! (in progress)
+//! What the Python source of one notebook cell says: its imports, top-level functions and their
+//! signatures, the literal paths it hands to load/save/read/write calls, the names it binds and
+//! reads at module level, and whether it trains a model.
+//!
+//! Input is plain Python: IPython magics, shell escapes and `?` help have already been removed
+//! by the extraction step. Parsing uses `ruff_python_parser`; nothing here matches Python with
+//! regular expressions. Deciding what the facts mean for the service (which cell trains, which
+//! artifact the service loads, which packages to install) is left to the planning modules.
+//!
+//! The work is split by idea: `scope` resolves names, `facts` reads imports, functions and
+//! training calls, `paths` finds the artifact and data-file calls listed in `rules`, and
+//! `indent` re-indents a cell without touching its string values.
+
+mod facts;
+mod indent;
+mod paths;
+mod rules;
+mod scope;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use ruff_python_parser::{parse_module, ParseError};
+use ruff_text_size::{TextRange, TextSize};
+use serde::Serialize;
+
+pub use facts::{TRAINING_FUNCTIONS, TRAINING_METHODS};
+pub use indent::indent_block;
+
+/// A cell that is not valid Python 3, located at the parser's first error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyntaxError {
+    /// 1-based line of the error.
+    pub line: usize,
+    /// 1-based column of the error, counted in characters (not bytes).
+    pub column: usize,
+    /// The parser's description of the problem.
+    pub message: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid python at line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+/// Everything the service generator needs to know about one cell.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModuleFacts {
+    /// Every import statement anywhere in the cell (also inside functions and `try`), in
+    /// source order. `import a, b` gives one entry per module.
+    pub imports: Vec<Import>,
+    /// Top-level `def` and `async def` statements (direct children of the module), in order.
+    pub functions: Vec<Function>,
+    /// Literal paths given to load/save/read/write calls, ordered by the literal's position.
+    pub path_calls: Vec<PathCall>,
+    /// Names bound in the module scope: assignment, augmented, annotated and walrus targets,
+    /// `for`/`with`/`except`/`match` targets, `def`, `class`, import aliases, and every name
+    /// declared `global` anywhere in the cell.
+    pub bound_names: BTreeSet<String>,
+    /// Names read from the module scope anywhere in the cell: top-level reads plus the free
+    /// globals of functions, methods, lambdas and comprehensions. Python and IPython builtins
+    /// are left out unless the cell itself binds them at module level. Names the cell binds are
+    /// kept; the caller subtracts what it needs to.
+    pub loaded_names: BTreeSet<String>,
+    /// Whether any call in the cell (function bodies included) does training work; see
+    /// [`TRAINING_METHODS`] and [`TRAINING_FUNCTIONS`] for the calls that count.
+    pub trains: bool,
+    /// Names whose methods train in this cell: `pipe` in `pipe.fit(X, y)`. The object is only
+    /// usable after training, though the cell binds nothing.
+    pub fitted_names: BTreeSet<String>,
+    /// Import aliases in force after this cell (bound name → dotted module or object), the
+    /// earlier cells' included: `jl` → `joblib`, `dump` → `joblib.dump`.
+    pub aliases: BTreeMap<String, String>,
+}
+
+/// One imported module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Import {
+    /// Dotted module name, e.g. `sklearn.ensemble`. Relative imports keep their leading dots:
+    /// `from .util import x` gives `.util`, `from . import x` gives `.`.
+    pub module: String,
+    /// Names taken by a from-import (`*` included as written); empty for `import module`.
+    pub names: Vec<String>,
+    /// 1-based line of the import statement.
+    pub line: usize,
+    /// Whether this is a relative (`from .`) import.
+    pub relative: bool,
+}
+
+impl Import {
+    /// The first component of the module path (`sklearn` for `sklearn.ensemble`). For a
+    /// relative import it is the first component after the dots, empty for `from . import x`.
+    pub fn top_level(&self) -> &str {
+        let module = self.module.trim_start_matches('.');
+        module.split('.').next().unwrap_or(module)
+    }
+}
+
+/// A top-level function definition and its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Function {
+    /// The function's name.
+    pub name: String,
+    /// 1-based line of the `def` keyword (decorators are above it).
+    pub line: usize,
+    /// Whether it is an `async def`.
+    pub is_async: bool,
+    /// Parameters in declaration order.
+    pub params: Vec<Param>,
+    /// Source text of the return annotation, if any.
+    pub returns: Option<String>,
+    /// The docstring, cleaned like Python's `inspect.cleandoc` (which FastAPI also applies).
+    pub docstring: Option<String>,
+    /// Module-level names the body reads (free variables that are neither parameters nor
+    /// locals, also through nested functions and comprehensions), builtins excluded unless the
+    /// cell binds them at module level.
+    pub globals_used: BTreeSet<String>,
+}
+
+/// One parameter of a [`Function`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Param {
+    /// The parameter's name, without `*` or `**`.
+    pub name: String,
+    /// How arguments bind to it.
+    pub kind: ParamKind,
+    /// Exact source text of the annotation, e.g. `list[float]`, `Optional[int]`, `"Foo"`.
+    pub annotation: Option<String>,
+    /// Exact source text of the default value, e.g. `0.5`, `None`, `'adelie'`.
+    pub default: Option<String>,
+}
+
+/// How a parameter receives its argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ParamKind {
+    /// Before a `/`.
+    PositionalOnly,
+    /// Positional or keyword.
+    Regular,
+    /// After `*` or `*args`.
+    KeywordOnly,
+    /// `*args`.
+    VarArgs,
+    /// `**kwargs`.
+    VarKeywords,
+}
+
+/// What a [`PathCall`] does with its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PathAccess {
+    /// Deserializes an artifact (a model, a pickled object).
+    Load,
+    /// Serializes an artifact.
+    Save,
+    /// Reads a data file.
+    Read,
+    /// Writes a data file.
+    Write,
+}
+
+/// The library that (de)serializes an artifact, when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Serializer {
+    /// `joblib.dump` / `joblib.load`.
+    Joblib,
+    /// `pickle`, `cloudpickle` or `dill`.
+    Pickle,
+    /// pandas readers and writers.
+    Pandas,
+    /// Keras / TensorFlow model files.
+    Keras,
+    /// `torch.save` / `torch.load`.
+    Torch,
+    /// numpy readers and writers.
+    Numpy,
+    /// Another library's own format (xgboost `save_model`, mlflow `load_model`, ...).
+    Other,
+}
+
+/// A call that receives a literal path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathCall {
+    /// The callee as written: `joblib.dump`, `pd.read_csv`, `open`, `df.to_pickle`.
+    pub function: String,
+    /// The path's value (joined for `os.path.join` of literals).
+    pub path: String,
+    /// What the call does with the path.
+    pub access: PathAccess,
+    /// The library that (de)serializes the file, when known.
+    pub serializer: Option<Serializer>,
+    /// For `Save`/`Write`: source text of the object written (first argument of `joblib.dump`,
+    /// receiver of `.to_pickle`/`.save`). For `Load`/`Read`: the name assigned from the call
+    /// (`model = joblib.load(...)` gives `model`).
+    pub target: Option<String>,
+    /// 1-based line of the path literal.
+    pub line: usize,
+    /// Byte offset in the cell source where the literal starts (prefix and quotes included).
+    pub literal_start: usize,
+    /// Byte offset just past the literal. For `os.path.join(...)` the range covers the call.
+    pub literal_end: usize,
+}
+
+/// Parses one cell and reports its [`ModuleFacts`].
+///
+/// Fails with the parser's first error when the cell is not valid Python 3.
+pub fn analyze(source: &str) -> Result<ModuleFacts, SyntaxError> {
+    analyze_with(source, &BTreeMap::new())
+}
+
+/// Like [`analyze`], for a cell that follows others: `aliases` are the import aliases in force
+/// after the earlier cells ([`ModuleFacts::aliases`] of the previous cell).
+pub fn analyze_with(
+    source: &str,
+    aliases: &BTreeMap<String, String>,
+) -> Result<ModuleFacts, SyntaxError> {
+    let parsed = parse_module(source).map_err(|err| syntax_error(source, &err))?;
+    let lines = LineIndex::new(source);
+    let body = &parsed.syntax().body;
+    let names = scope::resolve(body);
+    let (trains, fitted_names) = facts::trains(body);
+    let (path_calls, aliases) = paths::find(body, source, &lines, aliases);
+    Ok(ModuleFacts {
+        imports: facts::imports(body, &lines),
+        functions: facts::functions(body, source, &lines, &names.function_globals),
+        path_calls,
+        aliases,
+        bound_names: names.bound,
+        loaded_names: names.loaded,
+        trains,
+        fitted_names,
+    })
+}
+
+/// Converts a parser error into a [`SyntaxError`] located in `source`.
+fn syntax_error(source: &str, err: &ParseError) -> SyntaxError {
+    let (line, column) = LineIndex::new(source).line_column(err.location.start());
+    SyntaxError {
+        line,
+        column,
+        message: err.error.to_string(),
+    }
+}
+
+/// Byte offsets of line starts, to turn parser offsets into 1-based lines and columns.
+///
+/// Lines end at `\n`, `\r\n` or a lone `\r`, as in Python's tokenizer.
+pub(crate) struct LineIndex<'src> {
+    source: &'src str,
+    starts: Vec<usize>,
+}
+
+impl<'src> LineIndex<'src> {
+    pub(crate) fn new(source: &'src str) -> Self {
+        Self {
+            source,
+            starts: line_starts(source),
+        }
+    }
+
+    /// 1-based line containing `offset`.
+    pub(crate) fn line(&self, offset: TextSize) -> usize {
+        self.line_column(offset).0
+    }
+
+    /// 1-based line and character column of `offset` (clamped to the source).
+    pub(crate) fn line_column(&self, offset: TextSize) -> (usize, usize) {
+        let offset = offset.to_usize().min(self.source.len());
+        let line = self.starts.partition_point(|&start| start <= offset).max(1);
+        let start = self.starts[line - 1];
+        let column = match self.source.get(start..offset) {
+            Some(prefix) => prefix.chars().count(),
+            None => offset - start,
+        };
+        (line, column + 1)
+    }
+}
+
+/// Byte offsets where each line of `source` starts; the first is always 0.
+pub(crate) fn line_starts(source: &str) -> Vec<usize> {
+    let bytes = source.as_bytes();
+    let mut starts = vec![0];
+    for (i, &byte) in bytes.iter().enumerate() {
+        let ends_line = byte == b'\n' || (byte == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        if ends_line {
+            starts.push(i + 1);
+        }
+    }
+    starts
+}
+
+/// Source text of `range`, empty if the range does not fit `source`.
+pub(crate) fn text(source: &str, range: TextRange) -> &str {
+    source
+        .get(range.start().to_usize()..range.end().to_usize())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        let err = analyze("x = 1\ny = (2 +\n").unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(!err.message.is_empty());
+
+        let err = analyze("a = 1\nb = = 2\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 5), "{err}");
+        assert!(err
+            .to_string()
+            .starts_with("invalid python at line 2, column 5: "));
+    }
+
+    #[test]
+    fn syntax_error_columns_count_characters_not_bytes() {
+        // "ñandú" is 5 characters but 7 bytes; the stray `)` is the 13th character.
+        let err = analyze("# años\nx = \"ñandú\" )\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 13), "{err}");
+    }
+
+    #[test]
+    fn python2_print_is_a_syntax_error() {
+        let err = analyze("print \"hola\"\n").unwrap_err();
+        assert_eq!(err.line, 1);
+    }
+
+    #[test]
+    fn line_index_handles_all_line_endings() {
+        assert_eq!(line_starts("a\nb\r\nc\rd"), vec![0, 2, 5, 7]);
+        let index = LineIndex::new("a\r\nbb");
+        assert_eq!(index.line_column(TextSize::new(4)), (2, 2));
+        assert_eq!(index.line_column(TextSize::new(99)), (2, 3));
+    }
+
+    #[test]
+    fn import_top_level_strips_submodules_and_dots() {
+        let import = |module: &str| Import {
+            module: module.to_string(),
+            names: vec![],
+            line: 1,
+            relative: module.starts_with('.'),
+        };
+        assert_eq!(import("sklearn.ensemble").top_level(), "sklearn");
+        assert_eq!(import("os").top_level(), "os");
+        assert_eq!(import(".util.io").top_level(), "util");
+        assert_eq!(import(".").top_level(), "");
+    }
+
+    #[test]
+    fn spanish_source_gives_character_columns_and_values() {
+        let source = "# Cargamos el modelo del pingüino (año 2024)\n\
+                      modelo = joblib.load(\"modelos/pingüino_señal.pkl\")  # á\n";
+        let facts = analyze(source).unwrap();
+        let call = &facts.path_calls[0];
+        assert_eq!(call.path, "modelos/pingüino_señal.pkl");
+        assert_eq!(
+            &source[call.literal_start..call.literal_end],
+            "\"modelos/pingüino_señal.pkl\""
+        );
+        assert_eq!(call.line, 2);
+        assert_eq!(call.target.as_deref(), Some("modelo"));
+    }
+
+    #[test]
+    fn odd_sources_never_panic() {
+        let sources = [
+            "",
+            "\n\n",
+            "\u{feff}x = 1",
+            "\r",
+            "def",
+            "def f(:",
+            "'''unterminated",
+            "f'{",
+            "f\"{x!z}\"",
+            "x = (",
+            "lambda: (yield)",
+            "class C(\n",
+            "async def f(): await x",
+            "@\n",
+            "é = ñ",
+            "x = 1 \\\n+ 2",
+            "\t\tx = 1",
+            "if x:\n\tpass\n        pass",
+            "match x:\n case {**rest}: pass\n case [*_, y] if y: pass",
+            "type X[T] = list[T]",
+            "del a, b[0]",
+            "global g\nnonlocal n",
+            "joblib.dump(",
+            "open(\"a\", mode=)",
+            "os.path.join()",
+            "Path()",
+            "pickle.dump(x, open())",
+            "with open() as f: pickle.dump(x, f)",
+            "[(y := x) for x in range(3)]",
+            "\u{0}",
+            "x = '\u{0}'",
+            "💥 = 1",
+            "x = \"💥\"; y = )",
+        ];
+        for source in sources {
+            let _ = analyze(source);
+            let _ = indent_block(source, "    ");
+        }
+    }
+
+    /// Code cells of one notebook (v3 or v4) and whether its kernel is Python 2.
+    fn code_cells(notebook: &serde_json::Value) -> (Vec<String>, bool) {
+        let join = |source: &serde_json::Value| match source {
+            serde_json::Value::String(text) => text.clone(),
+            serde_json::Value::Array(lines) => {
+                lines.iter().filter_map(|line| line.as_str()).collect()
+            }
+            _ => String::new(),
+        };
+        let v3 = notebook.get("nbformat").and_then(|n| n.as_u64()) == Some(3);
+        let cells: Vec<&serde_json::Value> = if v3 {
+            notebook["worksheets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|sheet| sheet["cells"].as_array().into_iter().flatten())
+                .collect()
+        } else {
+            notebook["cells"].as_array().into_iter().flatten().collect()
+        };
+        let key = if v3 { "input" } else { "source" };
+        let sources = cells
+            .into_iter()
+            .filter(|cell| cell["cell_type"] == "code")
+            .map(|cell| join(&cell[key]))
+            .collect();
+        let metadata = &notebook["metadata"];
+        let kernel = metadata["kernelspec"]["name"].as_str().unwrap_or_default();
+        let version = metadata["language_info"]["version"]
+            .as_str()
+            .unwrap_or_default();
+        let python2 = v3 || kernel == "python2" || version.starts_with("2.");
+        (sources, python2)
+    }
+
+    fn uses_magics(cell: &str) -> bool {
+        cell.lines().any(|line| {
+            let line = line.trim();
+            line.starts_with('%') || line.starts_with('!') || line.ends_with('?')
+        })
+    }
+
+    fn notebooks_under(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                notebooks_under(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "ipynb") {
+                found.push(path);
+            }
+        }
+    }
+
+    /// Corpus notebooks with a code cell that is not Python at all, and why.
+    const NOT_PYTHON: &[(&str, &str)] = &[(
+        "s_2023_deiru_train_predict/train/prueba.ipynb",
+        "a code cell holding a plain-text outline",
+    )];
+
+    #[test]
+    fn analyzes_every_code_cell_of_the_corpus() {
+        let corpus = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"));
+        if !corpus.is_dir() {
+            println!("note: {} is missing; corpus test skipped", corpus.display());
+            return;
+        }
+        let mut notebooks = Vec::new();
+        notebooks_under(corpus, &mut notebooks);
+        notebooks.sort();
+        let (mut analysed, mut failed, mut skipped, mut path_calls) = (0, 0, 0, 0);
+        let mut unexpected = Vec::new();
+        for path in &notebooks {
+            let Ok(text) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            let Ok(notebook) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            let (cells, python2) = code_cells(&notebook);
+            let relative = path.strip_prefix(corpus).unwrap_or(path);
+            let not_python = NOT_PYTHON
+                .iter()
+                .any(|(known, _)| relative == std::path::Path::new(known));
+            for cell in cells {
+                if uses_magics(&cell) {
+                    skipped += 1;
+                    continue;
+                }
+                match analyze(&cell) {
+                    Ok(facts) => {
+                        analysed += 1;
+                        path_calls += facts.path_calls.len();
+                        let indented = indent_block(&cell, "    ").unwrap();
+                        let wrapped = format!("if True:\n{indented}\n    pass\n");
+                        let reparsed = ruff_python_parser::parse_module(&wrapped);
+                        assert!(
+                            reparsed.is_ok(),
+                            "{}: indented cell\n{wrapped}",
+                            path.display()
+                        );
+                    }
+                    Err(_) if python2 || not_python => failed += 1,
+                    Err(err) => unexpected.push(format!("{}: {err}\n{cell}", path.display())),
+                }
+            }
+        }
+        println!(
+            "corpus: {} notebooks, {analysed} cells analysed, {failed} python 2 or known \
+             non-python cells rejected, {skipped} cells with magics skipped, \
+             {path_calls} path calls found",
+            notebooks.len()
+        );
+        assert!(unexpected.is_empty(), "{}", unexpected.join("\n----\n"));
+        assert!(analysed > 0);
+    }
+}

@@ -1,0 +1,495 @@
+//! Which names a cell binds at module level and which module-level names it reads.
+//!
+//! A small version of Python's symbol tables: one scope per module, function, lambda, class and
+//! comprehension, each with the names it binds and declares `global`/`nonlocal`. Every name
+//! read is then resolved the way CPython does it (class bodies are invisible to nested scopes,
+//! comprehension iterables are evaluated outside the comprehension, walrus targets bind in the
+//! enclosing non-comprehension scope). Reads that reach the module scope are the cell's inputs.
+//! Whether another cell provides them is for the dataflow step to decide.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{
+    Comprehension, ExceptHandler, Expr, ExprContext, Parameters, Pattern, Stmt, TypeParam,
+};
+use ruff_text_size::{Ranged, TextSize};
+
+/// Names the Python runtime provides without an import. Reads of these are not cell inputs
+/// unless the cell rebinds them. IPython's `display` and `get_ipython` are not here: plain
+/// Python lacks them, so reading them is a need the service must meet.
+#[rustfmt::skip]
+pub(crate) const BUILTINS: &[&str] = &[
+    "ArithmeticError", "AssertionError", "AttributeError", "BaseException", "BaseExceptionGroup",
+    "BlockingIOError", "BrokenPipeError", "BufferError", "BytesWarning", "ChildProcessError",
+    "ConnectionAbortedError", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError",
+    "DeprecationWarning", "EOFError", "Ellipsis", "EncodingWarning", "EnvironmentError",
+    "Exception", "ExceptionGroup", "False", "FileExistsError", "FileNotFoundError",
+    "FloatingPointError", "FutureWarning", "GeneratorExit", "IOError", "ImportError",
+    "ImportWarning", "IndentationError", "IndexError", "InterruptedError", "IsADirectoryError",
+    "KeyError", "KeyboardInterrupt", "LookupError", "MemoryError", "ModuleNotFoundError",
+    "NameError", "None", "NotADirectoryError", "NotImplemented", "NotImplementedError", "OSError",
+    "OverflowError", "PendingDeprecationWarning", "PermissionError", "ProcessLookupError",
+    "PythonFinalizationError", "RecursionError", "ReferenceError", "ResourceWarning",
+    "RuntimeError", "RuntimeWarning", "StopAsyncIteration", "StopIteration", "SyntaxError",
+    "SyntaxWarning", "SystemError", "SystemExit", "TabError", "TimeoutError", "True", "TypeError",
+    "UnboundLocalError", "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError",
+    "UnicodeTranslateError", "UnicodeWarning", "UserWarning", "ValueError", "Warning",
+    "WindowsError", "ZeroDivisionError", "__build_class__", "__builtins__", "__debug__", "__doc__",
+    "__file__", "__import__", "__loader__", "__name__", "__package__", "__spec__", "abs", "aiter",
+    "all", "anext", "any", "ascii", "bin", "bool", "breakpoint", "bytearray", "bytes", "callable",
+    "chr", "classmethod", "compile", "complex", "copyright", "credits", "delattr", "dict", "dir",
+    "divmod", "enumerate", "eval", "exec", "exit", "filter", "float", "format",
+    "frozenset", "getattr", "globals", "hasattr", "hash", "help", "hex", "id",
+    "input", "int", "isinstance", "issubclass", "iter", "len", "license", "list", "locals", "map",
+    "max", "memoryview", "min", "next", "object", "oct", "open", "ord", "pow", "print", "property",
+    "quit", "range", "repr", "reversed", "round", "set", "setattr", "slice", "sorted",
+    "staticmethod", "str", "sum", "super", "tuple", "type", "vars", "zip",
+];
+
+/// The module-level names of one cell.
+pub(crate) struct Names {
+    /// Names bound in the module scope, plus every name declared `global`.
+    pub(crate) bound: BTreeSet<String>,
+    /// Module-level names read anywhere in the cell.
+    pub(crate) loaded: BTreeSet<String>,
+    /// Module-level names read by each function defined in the module scope, keyed by the
+    /// offset of the function's name.
+    pub(crate) function_globals: HashMap<TextSize, BTreeSet<String>>,
+}
+
+/// Resolves the names of a module body.
+pub(crate) fn resolve(body: &[Stmt]) -> Names {
+    let mut builder = Builder {
+        scopes: vec![Scope::new(Kind::Module, None, None)],
+        current: 0,
+        declared_global: BTreeSet::new(),
+    };
+    builder.visit_body(body);
+    builder.finish()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Module,
+    /// A `def` or a `lambda`.
+    Function,
+    Class,
+    Comprehension,
+}
+
+struct Scope {
+    kind: Kind,
+    parent: Option<usize>,
+    /// The module-level function this scope is part of (itself included).
+    owner: Option<TextSize>,
+    bound: HashSet<String>,
+    globals: HashSet<String>,
+    nonlocals: HashSet<String>,
+    loads: Vec<String>,
+}
+
+impl Scope {
+    fn new(kind: Kind, parent: Option<usize>, owner: Option<TextSize>) -> Self {
+        Self {
+            kind,
+            parent,
+            owner,
+            bound: HashSet::new(),
+            globals: HashSet::new(),
+            nonlocals: HashSet::new(),
+            loads: Vec::new(),
+        }
+    }
+}
+
+struct Builder {
+    scopes: Vec<Scope>,
+    current: usize,
+    declared_global: BTreeSet<String>,
+}
+
+impl Builder {
+    fn push(&mut self, kind: Kind, owner: Option<TextSize>) {
+        self.scopes
+            .push(Scope::new(kind, Some(self.current), owner));
+        self.current = self.scopes.len() - 1;
+    }
+
+    fn pop(&mut self) {
+        self.current = self.scopes[self.current].parent.unwrap_or(0);
+    }
+
+    fn owner(&self) -> Option<TextSize> {
+        self.scopes[self.current].owner
+    }
+
+    fn bind(&mut self, name: &str) {
+        self.scopes[self.current].bound.insert(name.to_string());
+    }
+
+    fn load(&mut self, name: &str) {
+        self.scopes[self.current].loads.push(name.to_string());
+    }
+
+    /// Visits what a signature evaluates in the enclosing scope: defaults, then annotations.
+    fn visit_signature(&mut self, parameters: &Parameters) {
+        for param in parameters.iter_non_variadic_params() {
+            if let Some(default) = param.default() {
+                self.visit_expr(default);
+            }
+        }
+        for param in parameters.iter() {
+            if let Some(annotation) = param.as_parameter().annotation() {
+                self.visit_annotation(annotation);
+            }
+        }
+    }
+
+    fn bind_parameters(&mut self, parameters: &Parameters) {
+        for param in parameters.iter() {
+            self.bind(param.as_parameter().name.as_str());
+        }
+    }
+
+    /// The first iterable runs in the enclosing scope; everything else in the comprehension's.
+    fn visit_comprehension_scope(&mut self, generators: &[Comprehension], elements: &[&Expr]) {
+        if let Some(first) = generators.first() {
+            self.visit_expr(&first.iter);
+        }
+        let owner = self.owner();
+        self.push(Kind::Comprehension, owner);
+        for (index, generator) in generators.iter().enumerate() {
+            if index > 0 {
+                self.visit_expr(&generator.iter);
+            }
+            self.visit_expr(&generator.target);
+            for condition in &generator.ifs {
+                self.visit_expr(condition);
+            }
+        }
+        for element in elements {
+            self.visit_expr(element);
+        }
+        self.pop();
+    }
+
+    /// Walrus targets bind in the nearest scope that is not a comprehension (PEP 572).
+    fn bind_walrus(&mut self, name: &str) {
+        let mut scope = self.current;
+        while self.scopes[scope].kind == Kind::Comprehension {
+            match self.scopes[scope].parent {
+                Some(parent) => scope = parent,
+                None => break,
+            }
+        }
+        self.scopes[scope].bound.insert(name.to_string());
+    }
+
+    fn resolves_to_module(&self, mut scope: usize, name: &str) -> bool {
+        let mut innermost = true;
+        loop {
+            let current = &self.scopes[scope];
+            if current.kind == Kind::Module || current.globals.contains(name) {
+                return true;
+            }
+            if current.nonlocals.contains(name) {
+                return false;
+            }
+            // A class body's names are visible in the body itself, not in nested scopes.
+            let visible = innermost || current.kind != Kind::Class;
+            if visible && current.bound.contains(name) {
+                return false;
+            }
+            match current.parent {
+                Some(parent) => scope = parent,
+                None => return true,
+            }
+            innermost = false;
+        }
+    }
+
+    fn finish(self) -> Names {
+        let mut bound: BTreeSet<String> = self.scopes[0].bound.iter().cloned().collect();
+        bound.extend(self.declared_global.iter().cloned());
+        let mut loaded = BTreeSet::new();
+        let mut function_globals: HashMap<TextSize, BTreeSet<String>> = HashMap::new();
+        for (index, scope) in self.scopes.iter().enumerate() {
+            for name in &scope.loads {
+                if !self.resolves_to_module(index, name) {
+                    continue;
+                }
+                if BUILTINS.contains(&name.as_str()) && !bound.contains(name) {
+                    continue;
+                }
+                loaded.insert(name.clone());
+                if let Some(owner) = scope.owner {
+                    function_globals
+                        .entry(owner)
+                        .or_default()
+                        .insert(name.clone());
+                }
+            }
+        }
+        Names {
+            bound,
+            loaded,
+            function_globals,
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for Builder {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                for decorator in &def.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+                self.visit_signature(&def.parameters);
+                if let Some(returns) = &def.returns {
+                    self.visit_annotation(returns);
+                }
+                self.bind(def.name.as_str());
+                let owner = if self.current == 0 {
+                    Some(def.name.range().start())
+                } else {
+                    self.owner()
+                };
+                self.push(Kind::Function, owner);
+                if let Some(type_params) = &def.type_params {
+                    self.visit_type_params(type_params);
+                }
+                self.bind_parameters(&def.parameters);
+                self.visit_body(&def.body);
+                self.pop();
+            }
+            Stmt::ClassDef(class) => {
+                for decorator in &class.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+                if let Some(arguments) = &class.arguments {
+                    self.visit_arguments(arguments);
+                }
+                self.bind(class.name.as_str());
+                let owner = self.owner();
+                self.push(Kind::Class, owner);
+                if let Some(type_params) = &class.type_params {
+                    self.visit_type_params(type_params);
+                }
+                self.visit_body(&class.body);
+                self.pop();
+            }
+            Stmt::Global(global) => {
+                for name in &global.names {
+                    let name = name.as_str().to_string();
+                    self.scopes[self.current].globals.insert(name.clone());
+                    self.declared_global.insert(name);
+                }
+            }
+            Stmt::Nonlocal(nonlocal) => {
+                for name in &nonlocal.names {
+                    let name = name.as_str().to_string();
+                    self.scopes[self.current].nonlocals.insert(name);
+                }
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let name = match &alias.asname {
+                        Some(asname) => asname.as_str(),
+                        None => alias.name.as_str().split('.').next().unwrap_or_default(),
+                    };
+                    self.bind(name);
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                for alias in &import.names {
+                    let name = alias.asname.as_ref().unwrap_or(&alias.name).as_str();
+                    if name != "*" {
+                        self.bind(name);
+                    }
+                }
+            }
+            Stmt::AugAssign(assign) => {
+                // `x += 1` reads `x` before binding it.
+                if let Expr::Name(name) = assign.target.as_ref() {
+                    self.load(name.id.as_str());
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Name(name) => match name.ctx {
+                ExprContext::Load => self.load(name.id.as_str()),
+                ExprContext::Store => self.bind(name.id.as_str()),
+                // `del x` makes `x` local in a function but binds nothing in the module.
+                ExprContext::Del if self.current != 0 => self.bind(name.id.as_str()),
+                ExprContext::Del | ExprContext::Invalid => {}
+            },
+            Expr::Named(named) => {
+                self.visit_expr(&named.value);
+                match named.target.as_ref() {
+                    Expr::Name(name) => self.bind_walrus(name.id.as_str()),
+                    target => self.visit_expr(target),
+                }
+            }
+            Expr::Lambda(lambda) => {
+                if let Some(parameters) = &lambda.parameters {
+                    self.visit_signature(parameters);
+                }
+                let owner = self.owner();
+                self.push(Kind::Function, owner);
+                if let Some(parameters) = &lambda.parameters {
+                    self.bind_parameters(parameters);
+                }
+                self.visit_expr(&lambda.body);
+                self.pop();
+            }
+            Expr::ListComp(comp) => self.visit_comprehension_scope(&comp.generators, &[&comp.elt]),
+            Expr::SetComp(comp) => self.visit_comprehension_scope(&comp.generators, &[&comp.elt]),
+            Expr::Generator(comp) => {
+                self.visit_comprehension_scope(&comp.generators, &[&comp.elt]);
+            }
+            Expr::DictComp(comp) => {
+                let mut elements: Vec<&Expr> = comp.key.iter().map(AsRef::as_ref).collect();
+                elements.push(&comp.value);
+                self.visit_comprehension_scope(&comp.generators, &elements);
+            }
+            _ => visitor::walk_expr(self, expr),
+        }
+    }
+
+    fn visit_except_handler(&mut self, handler: &'a ExceptHandler) {
+        let ExceptHandler::ExceptHandler(inner) = handler;
+        if let Some(name) = &inner.name {
+            self.bind(name.as_str());
+        }
+        visitor::walk_except_handler(self, handler);
+    }
+
+    fn visit_pattern(&mut self, pattern: &'a Pattern) {
+        let captured = match pattern {
+            Pattern::MatchAs(pattern) => pattern.name.as_ref(),
+            Pattern::MatchStar(pattern) => pattern.name.as_ref(),
+            Pattern::MatchMapping(pattern) => pattern.rest.as_ref(),
+            _ => None,
+        };
+        if let Some(name) = captured {
+            self.bind(name.as_str());
+        }
+        visitor::walk_pattern(self, pattern);
+    }
+
+    fn visit_type_param(&mut self, type_param: &'a TypeParam) {
+        self.bind(type_param.name().as_str());
+        visitor::walk_type_param(self, type_param);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ruff_python_parser::parse_module;
+
+    fn names(source: &str) -> Names {
+        resolve(&parse_module(source).unwrap().syntax().body)
+    }
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|item| item.to_string()).collect()
+    }
+
+    #[test]
+    fn binds_every_kind_of_module_level_target() {
+        let cases: &[(&str, &[&str])] = &[
+            ("x = 1", &["x"]),
+            ("a, (b, *c) = data", &["a", "b", "c"]),
+            ("total += 1", &["total"]),
+            ("n: int = 3\nm: int", &["m", "n"]),
+            ("if (k := 5): pass", &["k"]),
+            ("ys = [last := y for y in data]", &["last", "ys"]),
+            ("for i, row in rows: pass", &["i", "row"]),
+            ("with open(p) as f, ctx() as (g, h): pass", &["f", "g", "h"]),
+            ("def f(): pass\nclass C: pass", &["C", "f"]),
+            (
+                "import os.path, numpy as np\nfrom a import b, c as d\nfrom e import *",
+                &["b", "d", "np", "os"],
+            ),
+            ("def f():\n    global model\n    model = 1", &["f", "model"]),
+            ("try: pass\nexcept E as err: pass", &["err"]),
+            (
+                "match p:\n case [x, *rest] | {'k': x, **rest}: pass",
+                &["rest", "x"],
+            ),
+            ("obj.attr = 1\ndf['c'] = 2\ndel gone", &[]),
+        ];
+        for (source, expected) in cases {
+            assert_eq!(names(source).bound, set(expected), "{source}");
+        }
+    }
+
+    #[test]
+    fn loads_skip_builtins_locals_and_class_bodies() {
+        let cases: &[(&str, &[&str])] = &[
+            ("print(len(df))", &["df"]),
+            ("x += 1", &["x"]),
+            ("y = x + 1", &["x"]),
+            (
+                "f = lambda r, k=scale: r * k * factor",
+                &["factor", "scale"],
+            ),
+            (
+                "def f(a, *args, b=default, **kw) -> Ret:\n    c = a\n    return c + g",
+                &["Ret", "default", "g"],
+            ),
+            (
+                "def f():\n    def inner():\n        return local\n    local = 1\n    return inner",
+                &[],
+            ),
+            (
+                "def f():\n    x = 1\n    def g():\n        nonlocal x\n        x = x + outer",
+                &["outer"],
+            ),
+            (
+                "class C:\n    attr = base\n    def m(self):\n        return attr",
+                &["attr", "base"],
+            ),
+            (
+                "class C:\n    items = [1]\n    doubled = [i * k for i in items]",
+                &["k"],
+            ),
+            (
+                "try: pass\nexcept ValueError as err: log(err)",
+                &["err", "log"],
+            ),
+            ("max = 3\nprint(max)", &["max"]),
+            // IPython's `display` is no builtin of plain Python: the service must provide it.
+            ("display(df.head())", &["df", "display"]),
+        ];
+        for (source, expected) in cases {
+            assert_eq!(names(source).loaded, set(expected), "{source}");
+        }
+    }
+
+    #[test]
+    fn comprehension_variables_are_not_loads() {
+        let cases: &[(&str, &[&str])] = &[
+            ("[x * 2 for x in data]", &["data"]),
+            (
+                "{k: v for k, v in pairs.items() if v > limit}",
+                &["limit", "pairs"],
+            ),
+            ("[c for row in grid for c in row]", &["grid"]),
+            ("(w for w in words)", &["words"]),
+            ("[x for x in x]", &["x"]),
+            ("{n for n in nums}", &["nums"]),
+        ];
+        for (source, expected) in cases {
+            assert_eq!(names(source).loaded, set(expected), "{source}");
+        }
+    }
+}
