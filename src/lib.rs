@@ -1,8 +1,145 @@
 //! nb2svc: turn a Jupyter notebook and its requirements into a containerized FastAPI service.
+//!
+//! The pipeline, in [`convert`]: read the notebook, extract plain Python from its cells, read
+//! the requirements, plan the service, render its files, write them all or none.
 
+pub mod cli;
 pub mod diagnostics;
 pub mod docker_run;
+pub mod extract;
 pub mod import_map;
+pub mod names;
 pub mod notebook;
+pub mod plan;
 pub mod python;
+pub mod render;
+pub mod report;
 pub mod requirements;
+pub mod workspace;
+pub mod write;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use cli::{Cli, Command, ConvertArgs};
+use plan::Options;
+use workspace::NotebookFolder;
+
+/// Runs the command line; output goes to `stdout` and `stderr` so tests can drive it in-process.
+pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
+    match cli.command {
+        Some(Command::Templates { dir }) => export_templates(&dir, stderr),
+        None => convert(&cli.convert, stdout, stderr),
+    }
+}
+
+/// `nb2svc NOTEBOOK`: the main job.
+pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
+    let path = args.notebook.as_deref().context("no notebook given")?;
+    let shown = path.display().to_string();
+    let notebook = {
+        // The bytes (outputs included) are dropped as soon as the cells are read.
+        let bytes = fs::read(path).with_context(|| format!("cannot read notebook {shown}"))?;
+        notebook::parse(&bytes)
+            .with_context(|| format!("{shown} is not a notebook nb2svc can read"))?
+    };
+    notebook
+        .check_python()
+        .with_context(|| format!("{shown} cannot become a Python service"))?;
+    let extraction = extract::extract(&notebook).with_context(|| format!("in {shown}"))?;
+    let requirements = match &args.requirements {
+        Some(file) => Some(requirements::read(file)?),
+        None => {
+            if !args.quiet && !args.json {
+                writeln!(stderr, "warning: no --requirements given: requirements come from the notebook's imports alone, unpinned")?;
+            }
+            None
+        }
+    };
+    let options = options(args, path)?;
+    let folder = NotebookFolder {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| shown.clone());
+    let plan = plan::plan(&file_name, extraction, requirements, &folder, &options)
+        .with_context(|| format!("in {shown}"))?;
+    let tera = render::templates(args.templates.as_deref())?;
+    let files = render::render(&plan, &tera)?;
+    let out = args.out.clone().unwrap_or_else(|| default_out(path));
+    let out_shown = out.display().to_string();
+    let written = if args.dry_run {
+        None
+    } else {
+        Some(write::write_to(&out, &files, &folder, args.force)?)
+    };
+    if args.json {
+        let report = report::JsonReport {
+            notebook: &shown,
+            out: out_shown,
+            dry_run: args.dry_run,
+            plan: &plan,
+            files: files.iter().map(|f| f.path.as_str()).collect(),
+            written: written.as_ref(),
+        };
+        serde_json::to_writer_pretty(&mut *stdout, &report)?;
+        writeln!(stdout)?;
+    } else if args.dry_run {
+        report::human(stdout, &plan, &out_shown, &files, None)?;
+    } else if !args.quiet {
+        report::human(stderr, &plan, &out_shown, &files, written.as_ref())?;
+    }
+    Ok(())
+}
+
+/// Checks the raw flags once and turns them into planning options.
+fn options(args: &ConvertArgs, notebook: &Path) -> Result<Options> {
+    names::check_image_reference(&args.base_image)?;
+    let stem = notebook
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let service_name = names::service_name(args.name.as_deref().unwrap_or(&stem));
+    anyhow::ensure!(
+        args.port != 0 && args.container_port != 0,
+        "ports must be between 1 and 65535"
+    );
+    Ok(Options {
+        service_name,
+        host_port: args.port,
+        container_port: args.container_port,
+        base_image: args.base_image.clone(),
+        endpoints: args.endpoints.clone(),
+        train_at: args.train_at,
+        strict: args.strict,
+    })
+}
+
+/// `model.ipynb` → `./model-service`.
+fn default_out(notebook: &Path) -> PathBuf {
+    let stem = notebook
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "notebook".into());
+    PathBuf::from(format!("{stem}-service"))
+}
+
+/// `nb2svc templates DIR`: the built-in templates, to edit and pass back with `--templates`.
+fn export_templates(dir: &Path, stderr: &mut dyn Write) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, text) in render::BUILTIN_TEMPLATES {
+        let path = dir.join(name);
+        if path.exists() {
+            writeln!(stderr, "kept {} (exists)", path.display())?;
+            continue;
+        }
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        writeln!(stderr, "wrote {}", path.display())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The command line, as clap sees it. Nothing here decides anything: `lib::run` turns these
+//! raw flags into checked options once, and no clap type travels further than that.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::plan::TrainAt;
+
+/// Turn a Jupyter notebook and its requirements into a containerized FastAPI service.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nb2svc",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Example: nb2svc model.ipynb --requirements requirements.txt"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub convert: ConvertArgs,
+}
+
+/// `nb2svc NOTEBOOK ...`: the main job.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The notebook (.ipynb, nbformat 3 or 4).
+    #[arg(required = true)]
+    pub notebook: Option<PathBuf>,
+    /// requirements.txt, environment.yml, Pipfile or pyproject.toml. Without it the
+    /// requirements come from the notebook's imports alone.
+    #[arg(short, long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
+    /// Output folder [default: NOTEBOOK-service in the current folder].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Service name, used for the compose service and the image [default: from the notebook's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Port published on the host.
+    #[arg(short, long, default_value_t = 8000)]
+    pub port: u16,
+    /// Port uvicorn listens on inside the container.
+    #[arg(long, default_value_t = 80)]
+    pub container_port: u16,
+    /// Base image of the Dockerfile.
+    #[arg(long, default_value = "python:3.11-slim", value_name = "IMAGE")]
+    pub base_image: String,
+    /// Serve this top-level function as POST /NAME (repeatable) [default: `predict` if defined].
+    #[arg(short, long = "endpoint", value_name = "FUNC")]
+    pub endpoints: Vec<String>,
+    /// When the notebook's training code runs.
+    #[arg(long, value_enum, default_value_t = TrainAt::Build)]
+    pub train_at: TrainAt,
+    /// Replace built-in templates with same-named files from this folder.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Fail when the notebook imports a package the requirements do not list.
+    #[arg(long)]
+    pub strict: bool,
+    /// Overwrite generated files that differ from what is on disk.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print only errors.
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
+    /// Print a machine-readable report (JSON) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the built-in templates into a folder, to edit and pass back with --templates.
+    Templates {
+        /// Folder to write them into (created if missing; existing files are kept).
+        dir: PathBuf,
+    },
+}

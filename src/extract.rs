@@ -1,0 +1,525 @@
+//! From notebook code cells to plain Python: every IPython construct is handled on purpose.
+//!
+//! Cell magics are IPython syntax on a cell's first line, so they are read from that line;
+//! everything inside a cell is parsed with ruff's parser in IPython mode, which knows line
+//! magics, shell escapes and `?` help as syntax nodes. Each construct is replaced on its own
+//! line(s), so a line of the cleaned code is the same line of the notebook cell and errors can
+//! name both. What this module does not do: decide what the code means (that is `python`)
+//! or where packages come from (that is `requirements`).
+
+use anyhow::{bail, Result};
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{Expr, IpyEscapeKind, Stmt};
+use ruff_python_parser::{parse, Mode, ParseOptions};
+use ruff_text_size::{Ranged, TextRange};
+use serde::Serialize;
+
+use crate::diagnostics::line_column;
+use crate::diagnostics::{CellRef, Location, Warning};
+use crate::notebook::{CellKind, Notebook};
+use crate::requirements::parse_pip_magic;
+
+/// What a person can say about a cell, by tag or by a first-line comment `# nb2svc: WORD`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Directives {
+    /// Leave the cell out of the service (tag `skip`, or `# nb2svc: skip`).
+    pub skip: bool,
+    /// Functions of this cell to serve as `POST` routes; empty `Some` means all of them.
+    pub endpoints: Option<Vec<String>>,
+    /// The cell trains: it runs when the notebook is run for training, not at service start.
+    pub train: bool,
+    /// The cell never counts as training, whatever it calls.
+    pub serve: bool,
+}
+
+/// A code cell after cleaning: plain Python, line for line with the notebook cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtractedCell {
+    pub cell: CellRef,
+    /// Plain Python. Line `n` of it is line `n + line_offset` of the notebook cell.
+    pub code: String,
+    /// Lines of the notebook cell above `code` (1 when a `%%time` header was removed).
+    pub line_offset: usize,
+    pub directives: Directives,
+}
+
+/// A requirement stated in the notebook by `%pip install`, `!pip install` or `%conda install`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MagicRequirement {
+    pub spec: String,
+    pub location: Location,
+}
+
+/// A file a `%%writefile` cell creates; later cells often import it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WrittenFile {
+    pub path: String,
+    pub contents: String,
+    pub append: bool,
+    pub location: Location,
+}
+
+/// A notebook-only construct that is not in the service, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dropped {
+    pub location: Location,
+    pub text: String,
+    pub reason: String,
+}
+
+/// Everything the notebook's code cells yield.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Extraction {
+    pub cells: Vec<ExtractedCell>,
+    pub magic_requirements: Vec<MagicRequirement>,
+    pub written_files: Vec<WrittenFile>,
+    pub dropped: Vec<Dropped>,
+    pub skipped_cells: Vec<CellRef>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Line magics that only change the notebook session; dropping them changes nothing a
+/// service can observe, so they are dropped without a warning.
+const SESSION_MAGICS: &[&str] = &[
+    "matplotlib",
+    "load_ext",
+    "unload_ext",
+    "reload_ext",
+    "autoreload",
+    "aimport",
+    "config",
+    "autosave",
+    "precision",
+    "xmode",
+    "who",
+    "whos",
+    "who_ls",
+    "lsmagic",
+    "history",
+    "pinfo",
+    "pinfo2",
+    "pdoc",
+    "pdef",
+    "psource",
+    "pfile",
+    "magic",
+    "quickref",
+    "colors",
+    "autocall",
+    "automagic",
+    "doctest_mode",
+    "notebook",
+    "reset",
+    "reset_selective",
+    "pprint",
+    "page",
+    "tb",
+    "debug",
+    "pdb",
+    "alias_magic",
+    "qtconsole",
+    "connect_info",
+    "store",
+];
+
+/// Line magics whose argument is a statement to keep: `%time x = f()` keeps `x = f()`.
+const STATEMENT_MAGICS: &[&str] = &["time", "timeit", "prun"];
+
+/// Cell magics whose body is ordinary Python to keep.
+const BODY_CELL_MAGICS: &[&str] = &["time", "timeit", "capture", "prun"];
+
+/// Turns every code cell of `notebook` into plain Python, collecting what was moved or dropped.
+pub fn extract(notebook: &Notebook) -> Result<Extraction> {
+    let mut out = Extraction::default();
+    for cell in notebook.cells.iter().filter(|c| c.kind == CellKind::Code) {
+        let source = cell.source.replace("\r\n", "\n");
+        let reference = cell.reference.clone();
+        let directives = read_directives(&source, &cell.tags, &reference, &mut out.warnings);
+        if directives.skip {
+            out.skipped_cells.push(reference);
+            continue;
+        }
+        if source.trim().is_empty() {
+            continue;
+        }
+        let (body, line_offset) = match split_cell_magic(&source) {
+            Some((magic, args, body)) => {
+                let at = Location {
+                    cell: reference.clone(),
+                    line: 1,
+                };
+                match handle_cell_magic(magic, args, body, at, &mut out) {
+                    Some(body) => (body, 1),
+                    None => continue,
+                }
+            }
+            None => (source.as_str(), 0),
+        };
+        let code = clean_line_escapes(body, &reference, line_offset, &mut out)?;
+        out.cells.push(ExtractedCell {
+            cell: reference,
+            code,
+            line_offset,
+            directives,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads cell tags and a first-line `# nb2svc: ...` comment.
+fn read_directives(
+    source: &str,
+    tags: &[String],
+    cell: &CellRef,
+    warnings: &mut Vec<Warning>,
+) -> Directives {
+    let mut directives = Directives::default();
+    let mut words: Vec<(String, Vec<String>)> = tags
+        .iter()
+        .filter_map(|tag| {
+            let tag = tag
+                .strip_prefix("nb2svc:")
+                .or_else(|| tag.strip_prefix("nb2svc-"))
+                .unwrap_or(tag);
+            ["skip", "endpoint", "train", "serve"]
+                .contains(&tag)
+                .then(|| (tag.to_string(), vec![]))
+        })
+        .collect();
+    let first_line = source.lines().next().unwrap_or("");
+    if let Some(rest) = first_line.trim_start().strip_prefix('#') {
+        if let Some(directive) = rest.trim_start().strip_prefix("nb2svc:") {
+            let mut parts = directive.split_whitespace();
+            match parts.next() {
+                Some(word @ ("skip" | "endpoint" | "train" | "serve")) => {
+                    let args = parts.map(|p| p.trim_matches(',').to_string()).filter(|p| !p.is_empty());
+                    words.push((word.to_string(), args.collect()));
+                }
+                other => warnings.push(Warning::at(
+                    Location { cell: cell.clone(), line: 1 },
+                    format!(
+                        "unknown nb2svc directive `{}`: expected skip, endpoint [NAME ...], train or serve",
+                        other.unwrap_or("")
+                    ),
+                )),
+            }
+        }
+    }
+    for (word, args) in words {
+        match word.as_str() {
+            "skip" => directives.skip = true,
+            "train" => directives.train = true,
+            "serve" => directives.serve = true,
+            _ => directives
+                .endpoints
+                .get_or_insert_with(Vec::new)
+                .extend(args),
+        }
+    }
+    directives
+}
+
+/// Splits `%%name args\nbody` into its parts when the cell starts with a cell magic.
+fn split_cell_magic(source: &str) -> Option<(&str, &str, &str)> {
+    let rest = source.strip_prefix("%%")?;
+    let (header, body) = rest.split_once('\n').unwrap_or((rest, ""));
+    let header = header.trim_end();
+    let (name, args) = header
+        .split_once(char::is_whitespace)
+        .unwrap_or((header, ""));
+    Some((name, args.trim(), body))
+}
+
+/// Decides what a cell magic becomes; returns the body to keep as Python, if any.
+fn handle_cell_magic<'a>(
+    name: &str,
+    args: &str,
+    body: &'a str,
+    at: Location,
+    out: &mut Extraction,
+) -> Option<&'a str> {
+    if BODY_CELL_MAGICS.contains(&name) {
+        out.dropped.push(Dropped {
+            location: at,
+            text: format!("%%{name} {args}").trim_end().to_string(),
+            reason: "timing/capture only; the cell body is kept".into(),
+        });
+        return Some(body);
+    }
+    if name == "writefile" {
+        let (append, path) = match args.strip_prefix("-a") {
+            Some(rest) if rest.starts_with(char::is_whitespace) => (true, rest.trim()),
+            _ => (false, args),
+        };
+        let path = path.trim_matches(|c| c == '"' || c == '\'').to_string();
+        if path.is_empty() {
+            out.warnings.push(Warning::at(
+                at,
+                "`%%writefile` without a file name: cell dropped",
+            ));
+            return None;
+        }
+        out.written_files.push(WrittenFile {
+            path,
+            contents: body.to_string(),
+            append,
+            location: at,
+        });
+        return None;
+    }
+    let reason =
+        format!("cell magic `%%{name}` runs outside Python; the whole cell is not in the service");
+    out.warnings.push(Warning::at(at.clone(), reason.clone()));
+    out.dropped.push(Dropped {
+        location: at,
+        text: format!("%%{name} {args}").trim_end().to_string(),
+        reason,
+    });
+    None
+}
+
+/// An IPython escape found by the parser: where it is, and whether it stands as a statement.
+struct Escape {
+    range: TextRange,
+    kind: IpyEscapeKind,
+    value: String,
+    is_statement: bool,
+}
+
+/// Collects every IPython escape command, however deeply nested.
+#[derive(Default)]
+struct EscapeCollector {
+    escapes: Vec<Escape>,
+}
+
+impl<'a> Visitor<'a> for EscapeCollector {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if let Stmt::IpyEscapeCommand(command) = stmt {
+            self.escapes.push(Escape {
+                range: command.range(),
+                kind: command.kind,
+                value: command.value.to_string(),
+                is_statement: true,
+            });
+        }
+        visitor::walk_stmt(self, stmt);
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::IpyEscapeCommand(command) = expr {
+            self.escapes.push(Escape {
+                range: command.range(),
+                kind: command.kind,
+                value: command.value.to_string(),
+                is_statement: false,
+            });
+        }
+        visitor::walk_expr(self, expr);
+    }
+}
+
+/// Replaces each line magic, shell escape and help request in `body` with plain Python.
+fn clean_line_escapes(
+    body: &str,
+    cell: &CellRef,
+    line_offset: usize,
+    out: &mut Extraction,
+) -> Result<String> {
+    let parsed = match parse(body, ParseOptions::from(Mode::Ipython)) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let (line, column) = line_column(body, error.location.start().to_usize());
+            bail!(
+                "{cell}, line {}, column {column}: this is not valid Python (even with IPython syntax): {} (exclude the cell with a `skip` tag or a first-line `# nb2svc: skip`)",
+                line + line_offset,
+                error.error
+            );
+        }
+    };
+    let mut collector = EscapeCollector::default();
+    if let Some(module) = parsed.syntax().as_module() {
+        collector.visit_body(&module.body);
+    }
+    let mut code = String::with_capacity(body.len());
+    let mut last = 0;
+    let mut escapes = collector.escapes;
+    escapes.sort_by_key(|e| e.range.start());
+    for escape in escapes {
+        let start = escape.range.start().to_usize();
+        let end = escape.range.end().to_usize();
+        if start < last {
+            continue; // nested inside an escape already replaced
+        }
+        let text = &body[start..end];
+        let line = line_column(body, start).0 + line_offset;
+        let location = Location {
+            cell: cell.clone(),
+            line,
+        };
+        let replacement = replace_escape(&escape, text, location, out);
+        code.push_str(&body[last..start]);
+        code.push_str(&replacement);
+        // Keep the cell's line numbering when a command ran over several lines.
+        code.extend(std::iter::repeat_n('\n', text.matches('\n').count()));
+        last = end;
+    }
+    code.push_str(&body[last..]);
+    Ok(code)
+}
+
+/// The plain-Python text that takes the place of one escape command, on a single line.
+fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Extraction) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut drop = |reason: String, warn: bool| {
+        if warn {
+            out.warnings.push(Warning::at(
+                location.clone(),
+                format!("`{one_line}` dropped: {reason}"),
+            ));
+        }
+        out.dropped.push(Dropped {
+            location: location.clone(),
+            text: one_line.clone(),
+            reason,
+        });
+    };
+    let value = escape.value.trim();
+    let (name, args) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+    if !escape.is_statement {
+        drop(
+            "a captured shell or magic result has no meaning in the service; it is `None` there"
+                .into(),
+            true,
+        );
+        return "None".into();
+    }
+    let placeholder =
+        |what: &str| format!("pass  # nb2svc: {what} `{}`", one_line.replace('\n', " "));
+    match escape.kind {
+        IpyEscapeKind::Magic if STATEMENT_MAGICS.contains(&name) => {
+            let statement = strip_magic_options(args);
+            out.dropped.push(Dropped {
+                location,
+                text: one_line.clone(),
+                reason: "timing only; the statement is kept".into(),
+            });
+            if statement.is_empty() {
+                placeholder("dropped")
+            } else {
+                statement.to_string()
+            }
+        }
+        IpyEscapeKind::Magic | IpyEscapeKind::Shell | IpyEscapeKind::ShCap
+            if is_install(name, args) =>
+        {
+            let specs = install_specs(name, args);
+            for spec in &specs {
+                out.magic_requirements.push(MagicRequirement {
+                    spec: spec.clone(),
+                    location: location.clone(),
+                });
+            }
+            drop("packages go to requirements.txt".into(), false);
+            placeholder("moved to requirements.txt:")
+        }
+        IpyEscapeKind::Magic if name == "pylab" => {
+            drop(
+                "replaced by explicit numpy and matplotlib imports".into(),
+                false,
+            );
+            "import numpy as np; import matplotlib.pyplot as plt  # nb2svc: was %pylab".into()
+        }
+        IpyEscapeKind::Magic if SESSION_MAGICS.contains(&name) => {
+            drop("only affects the notebook session".into(), false);
+            placeholder("dropped")
+        }
+        IpyEscapeKind::Help | IpyEscapeKind::Help2 => {
+            drop("help request".into(), false);
+            placeholder("dropped")
+        }
+        IpyEscapeKind::Shell | IpyEscapeKind::ShCap => {
+            drop("shell commands do not run in the service".into(), true);
+            placeholder("dropped")
+        }
+        _ => {
+            drop(
+                "IPython-only syntax has no plain-Python meaning".into(),
+                true,
+            );
+            placeholder("dropped")
+        }
+    }
+}
+
+/// `%time -n 3 x = f()` → `x = f()`: options start with `-` and come before the statement.
+fn strip_magic_options(args: &str) -> &str {
+    let mut rest = args.trim_start();
+    while rest.starts_with('-') {
+        let mut parts = rest.splitn(2, char::is_whitespace);
+        let option = parts.next().unwrap_or("");
+        rest = parts.next().unwrap_or("").trim_start();
+        // timeit's -n, -r, -p take a value.
+        if matches!(option, "-n" | "-r" | "-p") {
+            rest = rest
+                .split_once(char::is_whitespace)
+                .map_or("", |(_, r)| r)
+                .trim_start();
+        }
+    }
+    rest
+}
+
+/// Whether `name args` is a package install: pip, pip3, conda, mamba, `python -m pip`, uv pip.
+fn is_install(name: &str, args: &str) -> bool {
+    install_tool_args(name, args).is_some()
+}
+
+fn install_tool_args<'a>(name: &str, args: &'a str) -> Option<&'a str> {
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let after = |skip: usize| -> Option<&'a str> {
+        let mut rest = args.trim_start();
+        for _ in 0..skip {
+            rest = rest
+                .split_once(char::is_whitespace)
+                .map_or("", |(_, r)| r)
+                .trim_start();
+        }
+        Some(rest)
+    };
+    match (name, words.as_slice()) {
+        ("pip" | "pip3" | "conda" | "mamba", ["install", ..]) => after(1),
+        ("python" | "python3", ["-m", "pip", "install", ..]) => after(3),
+        ("uv", ["pip", "install", ..]) => after(2),
+        _ => None,
+    }
+}
+
+fn install_specs(name: &str, args: &str) -> Vec<String> {
+    let rest = install_tool_args(name, args).unwrap_or("");
+    let conda = matches!(name, "conda" | "mamba");
+    parse_pip_magic(&format!("install {rest}"))
+        .into_iter()
+        .map(|spec| {
+            if conda {
+                conda_to_pip(&spec)
+            } else {
+                spec.to_string()
+            }
+        })
+        .collect()
+}
+
+/// conda pins with one `=` (`numpy=1.24`) mean "1.24.*" to conda; pip spells that `==1.24.*`.
+fn conda_to_pip(spec: &str) -> String {
+    match spec.split_once('=') {
+        Some((name, version))
+            if !version.starts_with('=') && !name.ends_with(['<', '>', '!', '~']) =>
+        {
+            format!("{name}=={version}.*")
+        }
+        _ => spec.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,284 @@
+use super::*;
+use crate::diagnostics::CellRef;
+use crate::extract::extract;
+use crate::notebook::{Cell, CellKind, Notebook};
+use crate::workspace::MemoryFolder;
+
+fn notebook(cells: &[&str]) -> Notebook {
+    Notebook {
+        nbformat: 4,
+        nbformat_minor: 5,
+        kernel_name: Some("python3".into()),
+        language: Some("python".into()),
+        cells: cells
+            .iter()
+            .enumerate()
+            .map(|(i, source)| Cell {
+                reference: CellRef::new(i + 1, None),
+                kind: CellKind::Code,
+                source: source.to_string(),
+                tags: vec![],
+            })
+            .collect(),
+    }
+}
+
+fn options() -> Options {
+    Options {
+        service_name: "svc".into(),
+        host_port: 8000,
+        container_port: 80,
+        base_image: "python:3.11-slim".into(),
+        endpoints: vec![],
+        train_at: TrainAt::Build,
+        strict: false,
+    }
+}
+
+fn plan_for(cells: &[&str], folder: &MemoryFolder, options: &Options) -> Result<ServicePlan> {
+    plan(
+        "nb.ipynb",
+        extract(&notebook(cells))?,
+        None,
+        folder,
+        options,
+    )
+}
+
+fn warnings(plan: &ServicePlan) -> Vec<String> {
+    plan.warnings.iter().map(|w| w.to_string()).collect()
+}
+
+const TRAIN_AND_DUMP: &[&str] = &[
+    "import joblib\nimport pandas as pd\nfrom sklearn.ensemble import RandomForestClassifier",
+    "df = pd.read_csv('data/penguins.csv')\nX, y = df[['a']], df['b']",
+    "model = RandomForestClassifier().fit(X, y)\nscaler_columns = list(X.columns)",
+    "joblib.dump(model, 'models/rf.joblib')\njoblib.dump(scaler_columns, 'models/label_encoder.pkl')",
+];
+
+#[test]
+fn dumped_models_are_served_and_trained_at_build() {
+    let folder = MemoryFolder::with(&[("data/penguins.csv", "a,b\n")]);
+    let plan = plan_for(TRAIN_AND_DUMP, &folder, &options()).unwrap();
+    let names: Vec<_> = plan
+        .artifacts
+        .iter()
+        .map(|a| (a.name.as_str(), a.path.as_str(), a.serializer))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("rf", "models/rf.joblib", "joblib"),
+            ("label_encoder", "models/label_encoder.pkl", "joblib")
+        ]
+    );
+    assert_eq!(
+        plan.default_model.as_deref(),
+        Some("rf"),
+        "an encoder is not the default model"
+    );
+    assert!(plan.train_in_build);
+    assert!(
+        !plan.imports_notebook,
+        "serving loads the artifacts, it does not import the notebook"
+    );
+    assert_eq!(plan.data_files.len(), 1);
+    assert_eq!(plan.data_files[0].path, "data/penguins.csv");
+    assert!(plan.cells[1].code.contains(r#"pd.read_csv(_nb2svc.data_path("data/penguins.csv", "NB2SVC_PATH_DATA_PENGUINS_CSV"))"#), "{}", plan.cells[1].code);
+    assert!(plan.cells[3].code.contains(
+        r#"_nb2svc.data_path("models/rf.joblib", "NB2SVC_PATH_MODELS_RF_JOBLIB", write=True)"#
+    ));
+    assert!(
+        plan.cells.iter().all(|c| !c.wrapped),
+        "nothing imports the notebook, so nothing is wrapped"
+    );
+}
+
+#[test]
+fn train_at_start_imports_the_notebook_at_start() {
+    let folder = MemoryFolder::with(&[("data/penguins.csv", "a,b\n")]);
+    let plan = plan_for(
+        TRAIN_AND_DUMP,
+        &folder,
+        &Options {
+            train_at: TrainAt::Start,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert!(!plan.train_in_build);
+    assert!(plan.imports_notebook);
+}
+
+#[test]
+fn missing_data_file_is_reported_with_cell_and_line() {
+    let plan = plan_for(TRAIN_AND_DUMP, &MemoryFolder::default(), &options()).unwrap();
+    let all = warnings(&plan);
+    assert!(
+        all.iter().any(|w| w.starts_with(
+            "cell 2, line 1: reads `data/penguins.csv`, which is not next to the notebook"
+        )),
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn notebook_that_only_loads_a_shipped_model_trains_nothing() {
+    let folder = MemoryFolder::with(&[("base.pk1", "binary")]);
+    let plan = plan_for(
+        &["import joblib\nmodel = joblib.load('base.pk1')"],
+        &folder,
+        &options(),
+    )
+    .unwrap();
+    assert!(!plan.train_in_build && !plan.imports_notebook);
+    assert_eq!(plan.artifacts[0].shipped_from.as_deref(), Some("base.pk1"));
+    assert_eq!(plan.default_model.as_deref(), Some("base"));
+}
+
+#[test]
+fn predict_function_is_served_by_default() {
+    let cells = [
+        "import joblib\nmodel = joblib.load('m.joblib')",
+        "def predict(x: float) -> int:\n    return int(model.predict([[x]])[0])",
+    ];
+    let folder = MemoryFolder::with(&[("m.joblib", "")]);
+    let plan = plan_for(&cells, &folder, &options()).unwrap();
+    assert_eq!(plan.endpoints.len(), 1);
+    assert_eq!(plan.endpoints[0].route, "/predict");
+    assert!(plan.imports_notebook);
+    assert!(
+        plan.artifacts.is_empty(),
+        "the notebook loads its own model"
+    );
+}
+
+#[test]
+fn served_function_that_needs_training_trains_at_start() {
+    let cells = [
+        "from sklearn.linear_model import LinearRegression\nmodel = LinearRegression()",
+        "model.fit([[1], [2]], [1, 2])",
+        "def predict(x: float):\n    return model.predict([[x]])[0]",
+    ];
+    let plan = plan_for(&cells, &MemoryFolder::default(), &options()).unwrap();
+    assert_eq!(plan.train_at, TrainAt::Start);
+    assert!(
+        warnings(&plan)
+            .iter()
+            .any(|w| w.contains("use `model`, which only training in cell 2 defines")),
+        "{:#?}",
+        warnings(&plan)
+    );
+}
+
+#[test]
+fn served_function_with_saved_model_skips_training_when_imported() {
+    let cells = [
+        "import joblib\nfrom sklearn.linear_model import LinearRegression",
+        "trained = LinearRegression().fit([[1], [2]], [1, 2])\njoblib.dump(trained, 'lr.joblib')",
+        "print(trained.coef_)",
+        "model = joblib.load('lr.joblib')\ndef predict(x: float):\n    return model.predict([[x]])[0]",
+    ];
+    let plan = plan_for(&cells, &MemoryFolder::default(), &options()).unwrap();
+    assert_eq!(plan.train_at, TrainAt::Build);
+    assert!(plan.train_in_build && plan.imports_notebook);
+    let wrapped: Vec<bool> = plan.cells.iter().map(|c| c.wrapped).collect();
+    assert_eq!(
+        wrapped,
+        vec![false, true, true, false],
+        "cell 3 uses what cell 2 trains"
+    );
+    assert!(plan.cells[1].code.starts_with("    trained = "));
+}
+
+#[test]
+fn unknown_endpoint_lists_the_functions() {
+    let options = Options {
+        endpoints: vec!["score".into()],
+        ..options()
+    };
+    let error = plan_for(
+        &["def predict(x): pass", "def helper(): pass"],
+        &MemoryFolder::default(),
+        &options,
+    )
+    .unwrap_err();
+    assert_eq!(error.to_string(), "no top-level function `score` to serve in the notebook (functions defined: helper, predict)");
+}
+
+#[test]
+fn writefile_modules_ship_in_app_and_are_not_requirements() {
+    let cells = [
+        "%%writefile census_constants.py\nKEYS = ['a']\n",
+        "import census_constants\nimport numpy",
+    ];
+    let plan = plan_for(&cells, &MemoryFolder::default(), &options()).unwrap();
+    assert_eq!(plan.modules.len(), 1);
+    assert_eq!(plan.modules[0].path, "census_constants.py");
+    let names: Vec<_> = plan
+        .requirements
+        .requirements
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"numpy") && !names.iter().any(|n| n.contains("census")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn sibling_modules_and_their_imports_are_shipped() {
+    let folder = MemoryFolder::with(&[
+        ("etl.py", "import model\nimport scipy\n"),
+        ("model.py", "import xgboost\n"),
+        ("unused.py", ""),
+    ]);
+    let plan = plan_for(&["import etl"], &folder, &options()).unwrap();
+    let paths: Vec<_> = plan.modules.iter().map(|m| m.path.as_str()).collect();
+    assert_eq!(paths, vec!["etl.py", "model.py"]);
+    let names: Vec<_> = plan
+        .requirements
+        .requirements
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"scipy") && names.contains(&"xgboost"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn absolute_paths_are_kept_with_a_warning() {
+    let plan = plan_for(
+        &["import joblib\nm = joblib.load('/app/models/m.pkl')"],
+        &MemoryFolder::default(),
+        &options(),
+    )
+    .unwrap();
+    assert!(warnings(&plan)
+        .iter()
+        .any(|w| w.contains("`/app/models/m.pkl` is an absolute path")));
+    assert!(plan.cells[0].code.contains("'/app/models/m.pkl'"));
+}
+
+#[test]
+fn nothing_to_serve_is_a_warning_not_an_error() {
+    let plan = plan_for(&["x = 1"], &MemoryFolder::default(), &options()).unwrap();
+    assert!(warnings(&plan)
+        .iter()
+        .any(|w| w.starts_with("nothing to serve")));
+}
+
+#[test]
+fn invalid_python_after_cleaning_names_cell_and_line() {
+    let error = plan_for(
+        &["x = 1", "print 'python 2'"],
+        &MemoryFolder::default(),
+        &options(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.starts_with("cell 2, line 1"), "{error}");
+}

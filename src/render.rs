@@ -1,0 +1,319 @@
+//! From a [`ServicePlan`] to the files of the service, through Tera templates.
+//!
+//! The built-in templates are embedded in the binary; a folder given with `--templates`
+//! replaces any of them by file name. Decisions are made in Rust and handed to templates as
+//! prepared fields of [`ServiceView`]: templates only loop and branch. Every value that comes
+//! from user input and lands in YAML, Python or a Dockerfile goes through `json_encode`, whose
+//! output is a valid YAML and Python string, or is checked before it gets here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use tera::Tera;
+
+use crate::plan::{Artifact, Endpoint, ModuleOrigin, PathUse, PlannedCell, ServicePlan, TrainAt};
+use crate::requirements::{self, Origin};
+
+/// The built-in templates: (name, text). The name is also the file name an override uses.
+pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
+    ("main.py", include_str!("../templates/main.py")),
+    ("notebook.py", include_str!("../templates/notebook.py")),
+    (
+        "nb2svc_runtime.py",
+        include_str!("../templates/nb2svc_runtime.py"),
+    ),
+    ("__init__.py", include_str!("../templates/__init__.py")),
+    ("Dockerfile", include_str!("../templates/Dockerfile")),
+    (
+        "docker-compose.yaml",
+        include_str!("../templates/docker-compose.yaml"),
+    ),
+    (
+        "docker-compose.prod.yaml",
+        include_str!("../templates/docker-compose.prod.yaml"),
+    ),
+    ("dockerignore", include_str!("../templates/dockerignore")),
+    ("README.md", include_str!("../templates/README.md")),
+];
+
+/// Which template makes which output file.
+const OUTPUTS: &[(&str, &str)] = &[
+    ("main.py", "app/main.py"),
+    ("notebook.py", "app/notebook.py"),
+    ("nb2svc_runtime.py", "app/nb2svc_runtime.py"),
+    ("__init__.py", "app/__init__.py"),
+    ("Dockerfile", "Dockerfile"),
+    ("docker-compose.yaml", "docker-compose.yaml"),
+    ("docker-compose.prod.yaml", "docker-compose.prod.yaml"),
+    ("dockerignore", ".dockerignore"),
+    ("README.md", "README.md"),
+];
+
+/// What a generated file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    Text(String),
+    /// A copy of a file in the notebook's folder (path relative to it).
+    CopyOf(String),
+}
+
+/// One file of the generated project, by its path inside the output folder.
+#[derive(Debug, Clone)]
+pub struct OutputFile {
+    pub path: String,
+    pub content: Content,
+}
+
+/// The templates to render with: the built-in ones, each replaced by a same-named file in
+/// `overrides` when one is given.
+pub fn templates(overrides: Option<&Path>) -> Result<Tera> {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![]);
+    let mut sources = Vec::new();
+    for (name, builtin) in BUILTIN_TEMPLATES {
+        let text = match overrides.map(|dir| dir.join(name)) {
+            Some(path) if path.is_file() => std::fs::read_to_string(&path)
+                .with_context(|| format!("reading template override {}", path.display()))?,
+            _ => builtin.to_string(),
+        };
+        sources.push((name.to_string(), text));
+    }
+    if let Some(dir) = overrides {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "templates folder {} does not exist",
+            dir.display()
+        );
+    }
+    tera.add_raw_templates(sources)
+        .context("parsing the templates")?;
+    Ok(tera)
+}
+
+/// A cell as `notebook.py` shows it.
+#[derive(Serialize)]
+struct CellView<'a> {
+    marker: String,
+    code: &'a str,
+    wrapped: bool,
+    training: Option<&'a str>,
+}
+
+/// An endpoint with its curl body quoted for a POSIX shell.
+#[derive(Serialize)]
+struct EndpointView<'a> {
+    #[serde(flatten)]
+    endpoint: &'a Endpoint,
+    example_shell: String,
+}
+
+/// The contract between nb2svc and template authors: every field a template can use.
+#[derive(Serialize)]
+pub struct ServiceView<'a> {
+    /// Human title, from the service name.
+    title: String,
+    /// One sentence for the OpenAPI description.
+    description: String,
+    /// The notebook's file name.
+    notebook_file: &'a str,
+    /// Compose service name: lowercase letters, digits, `-`, `_`, `.`.
+    name: &'a str,
+    /// Image name used by the compose files.
+    image: String,
+    host_port: u16,
+    container_port: u16,
+    container_port_text: String,
+    /// `"HOST:CONTAINER"`.
+    port_mapping: String,
+    base_image: &'a str,
+    /// `build` or `start`.
+    train_at: &'static str,
+    train_in_build: bool,
+    has_training: bool,
+    wraps_training: bool,
+    imports_notebook: bool,
+    /// `data/` has files to copy into the image.
+    has_data: bool,
+    cells: Vec<CellView<'a>>,
+    shims: &'a [String],
+    /// `from __future__` lines that must open `notebook.py`.
+    future_imports: &'a [String],
+    endpoints: Vec<EndpointView<'a>>,
+    artifacts: &'a [Artifact],
+    default_model: Option<&'a str>,
+    path_vars: Vec<&'a PathUse>,
+    /// Human sentences for the README.
+    dropped: Vec<String>,
+    skipped: Vec<String>,
+    added_requirements: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// Renders every file of the service.
+pub fn render(plan: &ServicePlan, tera: &Tera) -> Result<Vec<OutputFile>> {
+    let view = view(plan);
+    let context = tera::Context::from_serialize(serde_json::json!({ "service": view }))
+        .context("preparing the template context")?;
+    let mut files = Vec::new();
+    for (template, path) in OUTPUTS {
+        let text = tera
+            .render(template, &context)
+            .with_context(|| format!("rendering template `{template}`"))?;
+        files.push(OutputFile {
+            path: path.to_string(),
+            content: Content::Text(text),
+        });
+    }
+    files.push(OutputFile {
+        path: "requirements.txt".into(),
+        content: Content::Text(requirements::render_requirements_txt(&plan.requirements)),
+    });
+    for module in &plan.modules {
+        let content = match &module.origin {
+            ModuleOrigin::Writefile { contents, .. } => Content::Text(contents.clone()),
+            ModuleOrigin::Copied { source } => Content::CopyOf(source.clone()),
+        };
+        files.push(OutputFile {
+            path: format!("app/{}", module.path),
+            content,
+        });
+    }
+    for data in &plan.data_files {
+        files.push(OutputFile {
+            path: format!("data/{}", data.path),
+            content: Content::CopyOf(data.source.clone()),
+        });
+    }
+    for (path, contents) in &plan.written_data {
+        files.push(OutputFile {
+            path: format!("data/{path}"),
+            content: Content::Text(contents.clone()),
+        });
+    }
+    for artifact in &plan.artifacts {
+        if let Some(source) = &artifact.shipped_from {
+            files.push(OutputFile {
+                path: format!("data/{}", artifact.path),
+                content: Content::CopyOf(source.clone()),
+            });
+        }
+    }
+    // Later entries for the same path (a data file also loaded as an artifact) add nothing.
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|file| seen.insert(file.path.clone()));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn view(plan: &ServicePlan) -> ServiceView<'_> {
+    let title = plan
+        .name
+        .split(['-', '_', '.'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cells = plan.cells.iter().map(cell_view).collect();
+    let mut path_vars: BTreeMap<&str, &PathUse> = BTreeMap::new();
+    for path in &plan.paths {
+        path_vars.entry(path.env.as_str()).or_insert(path);
+    }
+    let added_requirements = plan
+        .requirements
+        .missing
+        .iter()
+        .map(|r| match &r.origin {
+            Origin::Import { module, cells } if !cells.is_empty() => format!(
+                "`{}` (imported as `{module}` in {})",
+                r.text,
+                cells
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Origin::Import { module, .. } => {
+                format!("`{}` (imported as `{module}` by a shipped module)", r.text)
+            }
+            _ => format!("`{}`", r.text),
+        })
+        .collect();
+    ServiceView {
+        description: format!("Generated by nb2svc from {}.", plan.notebook_file),
+        title,
+        notebook_file: &plan.notebook_file,
+        name: &plan.name,
+        image: format!("{}:latest", plan.name),
+        host_port: plan.host_port,
+        container_port: plan.container_port,
+        container_port_text: plan.container_port.to_string(),
+        port_mapping: format!("{}:{}", plan.host_port, plan.container_port),
+        base_image: &plan.base_image,
+        train_at: match plan.train_at {
+            TrainAt::Build => "build",
+            TrainAt::Start => "start",
+        },
+        train_in_build: plan.train_in_build,
+        has_training: plan.cells.iter().any(|c| c.training.is_some())
+            || plan.artifacts.iter().any(|a| a.saved_at.is_some()),
+        wraps_training: plan.cells.iter().any(|c| c.wrapped),
+        imports_notebook: plan.imports_notebook,
+        has_data: !plan.data_files.is_empty()
+            || !plan.written_data.is_empty()
+            || plan.artifacts.iter().any(|a| a.shipped_from.is_some()),
+        cells,
+        shims: &plan.needs_ipython_shims,
+        future_imports: &plan.future_imports,
+        endpoints: plan
+            .endpoints
+            .iter()
+            .map(|endpoint| EndpointView {
+                endpoint,
+                example_shell: shell_quote(&endpoint.example.to_string()),
+            })
+            .collect(),
+        artifacts: &plan.artifacts,
+        default_model: plan.default_model.as_deref(),
+        path_vars: path_vars.into_values().collect(),
+        dropped: plan
+            .dropped
+            .iter()
+            .map(|d| format!("{}: `{}`: {}", d.location, d.text, d.reason))
+            .collect(),
+        skipped: plan.skipped_cells.iter().map(|c| c.to_string()).collect(),
+        added_requirements,
+        warnings: plan.warnings.iter().map(|w| w.to_string()).collect(),
+    }
+}
+
+fn cell_view(cell: &PlannedCell) -> CellView<'_> {
+    let id = cell
+        .cell
+        .id
+        .as_ref()
+        .map(|id| format!(" (id {})", id.replace(['\n', '\r'], " ")))
+        .unwrap_or_default();
+    CellView {
+        marker: format!(
+            "cell {}{id}, line {}",
+            cell.cell.number,
+            cell.line_offset + 1
+        ),
+        code: cell.code.trim_end_matches('\n'),
+        wrapped: cell.wrapped,
+        training: cell.training.as_deref(),
+    }
+}
+
+/// Single-quotes `text` for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}

@@ -1,0 +1,119 @@
+//! What nb2svc tells the person (stderr, at a glance) or the script (`--json`, on stdout).
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::plan::{ServicePlan, TrainAt};
+use crate::render::{Content, OutputFile};
+use crate::requirements::Origin;
+use crate::write::WriteReport;
+
+/// The machine-readable report: the plan, the files, and what writing did.
+#[derive(Serialize)]
+pub struct JsonReport<'a> {
+    pub notebook: &'a str,
+    pub out: String,
+    pub dry_run: bool,
+    pub plan: &'a ServicePlan,
+    pub files: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<&'a WriteReport>,
+}
+
+/// A person's summary of the plan (and of what was written, when something was).
+pub fn human(
+    w: &mut dyn Write,
+    plan: &ServicePlan,
+    out: &str,
+    files: &[OutputFile],
+    written: Option<&WriteReport>,
+) -> std::io::Result<()> {
+    writeln!(w, "nb2svc: {} -> {out}/", plan.notebook_file)?;
+    let mut routes: Vec<String> = vec![
+        "GET /health".into(),
+        "GET /ready".into(),
+        "GET /docs".into(),
+    ];
+    if let Some(model) = &plan.default_model {
+        routes.push("GET /models".into());
+        routes.push(format!("POST /predict ({model})"));
+        routes.extend(
+            plan.artifacts
+                .iter()
+                .filter(|a| a.looks_like_model)
+                .map(|a| format!("POST /predict/{}", a.name)),
+        );
+    }
+    routes.extend(
+        plan.endpoints
+            .iter()
+            .map(|e| format!("POST {} ({})", e.route, e.cell)),
+    );
+    writeln!(w, "  routes        {}", routes.join(", "))?;
+    for artifact in &plan.artifacts {
+        let source = match (&artifact.saved_at, &artifact.shipped_from) {
+            (Some(at), _) => format!("saved in {at}"),
+            (None, Some(from)) => format!("copied from {from}"),
+            (None, None) => "missing".into(),
+        };
+        writeln!(
+            w,
+            "  artifact      data/{} ({}, {source})",
+            artifact.path, artifact.serializer
+        )?;
+    }
+    let training = match (plan.train_in_build, plan.train_at, plan.imports_notebook) {
+        (true, _, _) => "during the image build",
+        (false, TrainAt::Start, true) => "once at service start",
+        _ => "never (nothing to train)",
+    };
+    writeln!(w, "  training      {training}")?;
+    for data in &plan.data_files {
+        writeln!(
+            w,
+            "  data          data/{} (from {})",
+            data.path, data.source
+        )?;
+    }
+    let added: Vec<String> = plan
+        .requirements
+        .requirements
+        .iter()
+        .filter(|r| !matches!(r.origin, Origin::File { .. }))
+        .map(|r| r.text.clone())
+        .collect();
+    writeln!(
+        w,
+        "  requirements  {} lines{}",
+        plan.requirements.requirements.len(),
+        if added.is_empty() {
+            String::new()
+        } else {
+            format!(" (added: {})", added.join(", "))
+        }
+    )?;
+    match written {
+        Some(report) => writeln!(
+            w,
+            "  files         {} created, {} updated, {} unchanged",
+            report.created.len(),
+            report.updated.len(),
+            report.unchanged.len()
+        )?,
+        None => {
+            writeln!(w, "  files (dry run, nothing written):")?;
+            for file in files {
+                let note = match &file.content {
+                    Content::Text(text) => format!("{} bytes", text.len()),
+                    Content::CopyOf(source) => format!("copy of {source}"),
+                };
+                writeln!(w, "    {:<32} {note}", file.path)?;
+            }
+        }
+    }
+    for warning in &plan.warnings {
+        writeln!(w, "warning: {warning}")?;
+    }
+    Ok(())
+}
