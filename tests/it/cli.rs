@@ -1,0 +1,258 @@
+//! The command line as a user runs it: files written, exit codes, and error texts, which are
+//! part of the interface.
+
+use std::fs;
+use std::path::PathBuf;
+
+use predicates::prelude::*;
+
+use crate::support::{files_under, nb2svc, root};
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/cli").join(name)
+}
+
+#[test]
+fn help_shows_the_main_options() {
+    nb2svc().arg("--help").assert().success().stdout(
+        predicate::str::contains("--requirements").and(predicate::str::contains("--dry-run")),
+    );
+}
+
+#[test]
+fn no_arguments_is_a_usage_error() {
+    nb2svc()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("<NOTEBOOK>"));
+}
+
+#[test]
+fn missing_notebook_names_the_file() {
+    nb2svc()
+        .arg("nope.ipynb")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: cannot read notebook nope.ipynb: ",
+        ));
+}
+
+#[test]
+fn merge_conflict_is_reported_with_line_and_column() {
+    let path = fixture("merge_conflict.ipynb");
+    let out = tempfile::tempdir().unwrap();
+    nb2svc()
+        .arg(&path)
+        .arg("-o")
+        .arg(out.path().join("svc"))
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains(format!(
+                "{} is not a notebook nb2svc can read",
+                path.display()
+            ))
+            .and(predicate::str::contains("line 7, column 1"))
+            .and(predicate::str::contains("merge-conflict")),
+        );
+    assert!(
+        !out.path().join("svc").exists(),
+        "nothing is written for bad input"
+    );
+}
+
+#[test]
+fn r_kernel_is_refused_by_name() {
+    nb2svc()
+        .arg(fixture("r_kernel.ipynb"))
+        .arg("--dry-run")
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("cannot become a Python service")
+                .and(predicate::str::contains("R")),
+        );
+}
+
+#[test]
+fn syntax_error_names_cell_and_line() {
+    nb2svc()
+        .arg(fixture("syntax_error.ipynb"))
+        .arg("--dry-run")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cell 2 (id b), line 2"));
+}
+
+#[test]
+fn nbformat_3_notebook_converts() {
+    let out = tempfile::tempdir().unwrap();
+    nb2svc()
+        .arg(fixture("v3.ipynb"))
+        .arg("-o")
+        .arg(out.path())
+        .arg("-q")
+        .assert()
+        .success();
+    let notebook = fs::read_to_string(out.path().join("app/notebook.py")).unwrap();
+    assert!(
+        notebook.contains("# %% cell 2, line 1\ndef predict(a: int, b: int = 1) -> int:"),
+        "{notebook}"
+    );
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("svc");
+    nb2svc()
+        .arg(fixture("double.ipynb"))
+        .arg("-o")
+        .arg(&target)
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("POST /predict").and(predicate::str::contains("app/main.py")),
+        );
+    assert!(!target.exists());
+}
+
+#[test]
+fn json_report_describes_the_plan() {
+    let out = tempfile::tempdir().unwrap();
+    let output = nb2svc()
+        .arg(fixture("double.ipynb"))
+        .arg("-o")
+        .arg(out.path())
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["plan"]["endpoints"][0]["route"], "/predict");
+    assert_eq!(
+        report["written"]["created"].as_array().unwrap().len(),
+        files_under(out.path()).len()
+    );
+}
+
+#[test]
+fn rerun_changes_nothing_and_changed_files_are_not_clobbered() {
+    let out = tempfile::tempdir().unwrap();
+    let run = || {
+        nb2svc()
+            .arg(fixture("double.ipynb"))
+            .arg("-o")
+            .arg(out.path())
+            .assert()
+    };
+    run().success();
+    run()
+        .success()
+        .stderr(predicate::str::contains("0 created, 0 updated"));
+    fs::write(out.path().join("app/main.py"), "# my edit\n").unwrap();
+    run()
+        .code(1)
+        .stderr(predicate::str::contains("app/main.py").and(predicate::str::contains("--force")));
+    assert_eq!(
+        fs::read_to_string(out.path().join("app/main.py")).unwrap(),
+        "# my edit\n"
+    );
+    nb2svc()
+        .arg(fixture("double.ipynb"))
+        .arg("-o")
+        .arg(out.path())
+        .arg("--force")
+        .assert()
+        .success();
+    assert!(fs::read_to_string(out.path().join("app/main.py"))
+        .unwrap()
+        .contains("FastAPI"));
+}
+
+#[test]
+fn strict_mode_fails_on_an_unlisted_import() {
+    nb2svc()
+        .arg(fixture("imports_sklearn.ipynb"))
+        .arg("-r")
+        .arg(fixture("empty_requirements.txt"))
+        .arg("--strict")
+        .arg("--dry-run")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("scikit-learn"));
+}
+
+#[test]
+fn invalid_requirement_names_file_and_line() {
+    nb2svc()
+        .arg(fixture("double.ipynb"))
+        .arg("-r")
+        .arg(fixture("bad_requirements.txt"))
+        .arg("--dry-run")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad_requirements.txt:3"));
+}
+
+#[test]
+fn unknown_endpoint_is_an_error_listing_functions() {
+    nb2svc()
+        .arg(fixture("double.ipynb"))
+        .args(["--endpoint", "score", "--dry-run"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("no top-level function `score`")
+                .and(predicate::str::contains("predict")),
+        );
+}
+
+#[test]
+fn base_image_with_a_newline_is_refused() {
+    nb2svc()
+        .arg(fixture("double.ipynb"))
+        .args(["--base-image", "python\nRUN rm -rf /", "--dry-run"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is not a Docker image reference"));
+}
+
+#[test]
+fn exported_templates_override_the_built_in_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    nb2svc().arg("templates").arg(&templates).assert().success();
+    assert!(templates.join("main.py").is_file() && templates.join("Dockerfile").is_file());
+    let readme = fs::read_to_string(templates.join("README.md")).unwrap();
+    fs::write(
+        templates.join("README.md"),
+        format!("# Course project\n{readme}"),
+    )
+    .unwrap();
+    let out = dir.path().join("svc");
+    nb2svc()
+        .arg(fixture("double.ipynb"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--templates")
+        .arg(&templates)
+        .arg("-q")
+        .assert()
+        .success();
+    assert!(fs::read_to_string(out.join("README.md"))
+        .unwrap()
+        .starts_with("# Course project\n"));
+}
+
+#[test]
+fn missing_requirements_is_a_warning() {
+    nb2svc()
+        .arg(fixture("double.ipynb"))
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning: no --requirements given"));
+}

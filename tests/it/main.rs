@@ -1,0 +1,8 @@
+//! Integration tests: the CLI as a user runs it, snapshots of every generated file, the whole
+//! corpus, and the generated service running for real.
+
+mod cli;
+mod corpus;
+mod service;
+mod snapshots;
+mod support;

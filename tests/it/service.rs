@@ -1,0 +1,243 @@
+//! The generated service running for real, without Docker: a virtual environment with the
+//! merged requirements, uvicorn on 127.0.0.1, and real requests.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::support::{
+    free_port, http, nb2svc, python, root, tool_or_skip, wait_for, works, Running,
+};
+
+/// A virtual environment with `requirements`, kept under target/ between runs (keyed by the
+/// file's contents) because installing scikit-learn and pandas takes a minute.
+fn venv_for(requirements: &Path) -> Option<PathBuf> {
+    let text = fs::read_to_string(requirements).unwrap();
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    let dir = root().join(format!("target/test-venvs/{:016x}", hasher.finish()));
+    let python_bin = dir.join("bin/python");
+    if dir.join(".complete").exists() {
+        return Some(python_bin);
+    }
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let created = Command::new(python())
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let installed = created
+        && Command::new(&python_bin)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(requirements)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+    if !installed {
+        return None;
+    }
+    fs::write(dir.join(".complete"), "").unwrap();
+    Some(python_bin)
+}
+
+/// Generates the service for `notebook` into a temporary folder.
+fn generate(notebook: &Path, requirements: Option<&Path>, extra: &[&str]) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let mut command = nb2svc();
+    command
+        .arg(notebook)
+        .arg("-o")
+        .arg(out.path())
+        .arg("-q")
+        .args(extra);
+    if let Some(requirements) = requirements {
+        command.arg("-r").arg(requirements);
+    }
+    command.assert().success();
+    out
+}
+
+fn start_uvicorn(python_bin: &Path, dir: &Path, env: &[(&str, &str)]) -> (Running, u16) {
+    let port = free_port();
+    let child = Command::new(python_bin)
+        .args([
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("uvicorn starts");
+    (Running(child), port)
+}
+
+fn post(port: u16, path: &str, body: &Value) -> (u16, Value) {
+    let (status, text) = http("POST", port, path, Some(&body.to_string())).unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn venv_or_skip(test: &str, requirements: &Path) -> Option<PathBuf> {
+    if !tool_or_skip(
+        test,
+        works(python(), &["-c", "import venv, ensurepip"]),
+        "python3 with venv",
+    ) {
+        return None;
+    }
+    let venv = venv_for(requirements);
+    tool_or_skip(
+        test,
+        venv.is_some(),
+        "a virtual environment with the requirements (pip needs PyPI)",
+    )
+    .then(|| venv.unwrap())
+}
+
+#[test]
+fn penguins_service_answers_real_predictions() {
+    let example = root().join("examples/penguins");
+    let out = generate(
+        &example.join("penguins.ipynb"),
+        Some(&example.join("requirements.txt")),
+        &[],
+    );
+    let Some(python_bin) = venv_or_skip(
+        "penguins_service_answers_real_predictions",
+        &out.path().join("requirements.txt"),
+    ) else {
+        return;
+    };
+    // Train as the image build does; the artifacts land in data/.
+    let trained = Command::new(&python_bin)
+        .args(["-m", "app.notebook"])
+        .current_dir(out.path())
+        .status()
+        .unwrap();
+    assert!(trained.success(), "the notebook trains as a script");
+    assert!(out.path().join("data/models/penguins_rf.joblib").is_file());
+    assert!(
+        !out.path().join("models").exists(),
+        "artifacts go to data/, not the working directory"
+    );
+
+    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[]);
+    assert_eq!(wait_for(port, "/health", 200, 60).0, 200, "/health answers");
+    let ready = wait_for(port, "/ready", 200, 60);
+    assert_eq!(ready.0, 200, "/ready: {}", ready.1);
+    let (status, docs) = http("GET", port, "/docs", None).unwrap();
+    assert!(
+        status == 200 && docs.contains("swagger"),
+        "/docs serves Swagger UI"
+    );
+    let (_, openapi) = http("GET", port, "/openapi.json", None).unwrap();
+    let openapi: Value = serde_json::from_str(&openapi).unwrap();
+    for path in [
+        "/predict",
+        "/predict/penguins_rf",
+        "/predict/penguins_logreg",
+        "/models",
+        "/health",
+        "/ready",
+    ] {
+        assert!(
+            openapi["paths"].get(path).is_some(),
+            "{path} in the OpenAPI schema"
+        );
+    }
+    let adelie = json!({"island": "Torgersen", "bill_length_mm": 39.1, "bill_depth_mm": 18.7,
+                        "flipper_length_mm": 181.0, "body_mass_g": 3750.0, "sex": "male"});
+    assert_eq!(
+        post(port, "/predict", &adelie),
+        (200, json!({"model": "penguins_rf", "prediction": "Adelie"}))
+    );
+    let gentoo = json!({"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.2,
+                        "flipper_length_mm": 217.0, "body_mass_g": 4925.0, "sex": "female"});
+    assert_eq!(
+        post(port, "/predict/penguins_logreg", &gentoo),
+        (
+            200,
+            json!({"model": "penguins_logreg", "prediction": "Gentoo"})
+        )
+    );
+    let (status, invalid) = post(port, "/predict", &json!({"island": "Atlantis"}));
+    assert_eq!(
+        status, 422,
+        "validation rejects an unknown island and missing fields: {invalid}"
+    );
+    let (_, models) = http("GET", port, "/models", None).unwrap();
+    let models: Value = serde_json::from_str(&models).unwrap();
+    assert_eq!(models["penguins_rf"]["predicts"], true);
+    assert_eq!(models["penguins_rf"]["features"][0], "bill_length_mm");
+    let example = &openapi["components"]["schemas"]["PenguinsRfRequest"]["example"];
+    assert_eq!(
+        post(port, "/predict", example).0,
+        200,
+        "the Swagger example validates: {example}"
+    );
+}
+
+#[test]
+fn function_endpoint_and_failed_setup_report_the_cell() {
+    let fixture = root().join("tests/fixtures/cases/predict_function");
+    let out = generate(&fixture.join("notebook.ipynb"), None, &[]);
+    let Some(python_bin) = venv_or_skip(
+        "function_endpoint_and_failed_setup_report_the_cell",
+        &out.path().join("requirements.txt"),
+    ) else {
+        return;
+    };
+    let (server, port) = start_uvicorn(&python_bin, out.path(), &[]);
+    assert_eq!(wait_for(port, "/ready", 200, 60).0, 200);
+    let (status, body) = post(port, "/predict", &json!({"x": 2.5, "tags": ["t"]}));
+    assert_eq!(
+        (status, body),
+        (200, json!({"y": 5, "label": "a", "tags": ["t"]}))
+    );
+    drop(server);
+
+    // A cell that fails at start: /ready says which cell and line, the process keeps serving.
+    let notebook = out.path().join("app/notebook.py");
+    let code = fs::read_to_string(&notebook).unwrap().replace(
+        "import math\n",
+        "import math\nraise ValueError('no data here')\n",
+    );
+    fs::write(&notebook, code).unwrap();
+    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[]);
+    let (status, body) = wait_for(port, "/ready", 503, 60);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status, 503);
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["error"], "ValueError: no data here");
+    assert_eq!(
+        (body["cell"].as_u64(), body["line"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        http("GET", port, "/health", None).unwrap().0,
+        200,
+        "liveness is unaffected"
+    );
+}

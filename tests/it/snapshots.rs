@@ -1,0 +1,57 @@
+//! Snapshots of every generated file for fixtures named after the behaviour they show.
+//! Reviewing a snapshot diff is reviewing the product.
+
+use std::fs;
+
+use crate::support::{files_under, nb2svc};
+
+#[test]
+fn generated_files_match_snapshots() {
+    insta::glob!("../fixtures/cases", "*/notebook.ipynb", |notebook| {
+        let case = notebook.parent().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut command = nb2svc();
+        command
+            .arg(notebook)
+            .arg("--out")
+            .arg(out.path())
+            .arg("--quiet")
+            .arg("--name")
+            .arg(case.file_name().unwrap());
+        let requirements = case.join("requirements.txt");
+        if requirements.exists() {
+            command.arg("--requirements").arg(&requirements);
+        }
+        command.assert().success();
+        let mut listing = String::new();
+        for file in files_under(out.path()) {
+            let bytes = fs::read(out.path().join(&file)).unwrap();
+            let text = String::from_utf8(bytes).unwrap_or_else(|_| "<binary>".into());
+            listing.push_str(&format!("===== {file} =====\n{text}\n"));
+        }
+        insta::assert_snapshot!(listing);
+    });
+}
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    let notebook = crate::support::root().join("examples/penguins/penguins.ipynb");
+    let requirements = crate::support::root().join("examples/penguins/requirements.txt");
+    let render = || {
+        let out = tempfile::tempdir().unwrap();
+        nb2svc()
+            .arg(&notebook)
+            .arg("-r")
+            .arg(&requirements)
+            .arg("-o")
+            .arg(out.path())
+            .arg("-q")
+            .assert()
+            .success();
+        files_under(out.path())
+            .into_iter()
+            .map(|f| (f.clone(), fs::read(out.path().join(f)).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(render(), render());
+}

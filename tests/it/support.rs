@@ -1,0 +1,156 @@
+//! Shared helpers: paths, the binary, external tools, and the rule for optional tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared corpus, read in place; CI has it beside the checkout.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = root().join("../shared/corpus");
+    dir.is_dir().then_some(dir)
+}
+
+/// The nb2svc binary under test.
+pub fn nb2svc() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("nb2svc").expect("the nb2svc binary is built")
+}
+
+/// Whether `program args...` runs and exits 0.
+pub fn works(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Tests that need an outside tool run when it is there. Without it they are skipped with a
+/// visible note, unless NB2SVC_E2E=1 (as in CI), where a missing tool is a failure.
+pub fn tool_or_skip(test: &str, available: bool, what: &str) -> bool {
+    if available {
+        return true;
+    }
+    if std::env::var("NB2SVC_E2E").as_deref() == Ok("1") {
+        panic!("{test}: {what} is required with NB2SVC_E2E=1 but is not available");
+    }
+    eprintln!("SKIPPED {test}: {what} is not available (set NB2SVC_E2E=1 to make this a failure)");
+    false
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                out.push(
+                    path.strip_prefix(base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// A Python 3 interpreter on the host.
+pub fn python() -> &'static str {
+    "python3"
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port`; returns the status and the body.
+pub fn http(
+    method: &str,
+    port: u16,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let payload = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(payload)
+    } else {
+        payload.to_string()
+    };
+    Ok((status, payload))
+}
+
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Polls `path` until it answers `status` or `seconds` pass; returns the last answer.
+pub fn wait_for(port: u16, path: &str, status: u16, seconds: u64) -> (u16, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let mut last = (0, String::new());
+    while std::time::Instant::now() < deadline {
+        if let Ok(answer) = http("GET", port, path, None) {
+            if answer.0 == status {
+                return answer;
+            }
+            last = answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    last
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when the test ends, pass or fail.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
