@@ -126,6 +126,11 @@ fn corpus_notebooks_convert_or_fail_clearly() {
         works("hadolint", &["--version"]),
         "hadolint",
     );
+    let compose = tool_or_skip(
+        "corpus compose config",
+        works("docker", &["compose", "version"]),
+        "docker compose v2",
+    );
     let mut failures = Vec::new();
     for (case, _, expected) in CASES {
         let notebook = corpus.join(case);
@@ -171,6 +176,9 @@ fn corpus_notebooks_convert_or_fail_clearly() {
             if hadolint {
                 check_hadolint(&svc.join("Dockerfile"), case, &mut failures);
             }
+            if compose {
+                check_compose_config(&svc, case, &mut failures);
+            }
         }
     }
     assert!(
@@ -210,5 +218,22 @@ fn check_hadolint(dockerfile: &Path, case: &str, failures: &mut Vec<String>) {
             "{case}: hadolint: {}",
             String::from_utf8_lossy(&output.stdout)
         ));
+    }
+}
+
+/// `docker compose config` validates both compose files against the Compose specification.
+fn check_compose_config(svc: &Path, case: &str, failures: &mut Vec<String>) {
+    for file in ["docker-compose.yaml", "docker-compose.prod.yaml"] {
+        let output = Command::new("docker")
+            .args(["compose", "-f", file, "config", "--quiet"])
+            .current_dir(svc)
+            .output()
+            .unwrap();
+        if !output.status.success() {
+            failures.push(format!(
+                "{case}: docker compose config {file}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
     }
 }

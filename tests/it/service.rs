@@ -16,6 +16,11 @@ use crate::support::{
 /// A virtual environment with `requirements`, kept under target/ between runs (keyed by the
 /// file's contents) because installing scikit-learn and pandas takes a minute.
 fn venv_for(requirements: &Path) -> Option<PathBuf> {
+    // Tests run in parallel; two of them may want the same environment.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let text = fs::read_to_string(requirements).unwrap();
     let mut hasher = DefaultHasher::new();
     text.hash(&mut hasher);
@@ -239,5 +244,81 @@ fn function_endpoint_and_failed_setup_report_the_cell() {
         http("GET", port, "/health", None).unwrap().0,
         200,
         "liveness is unaffected"
+    );
+}
+
+#[test]
+fn penguins_service_can_train_once_at_start() {
+    let example = root().join("examples/penguins");
+    let out = generate(
+        &example.join("penguins.ipynb"),
+        Some(&example.join("requirements.txt")),
+        &["--train-at", "start"],
+    );
+    let Some(python_bin) = venv_or_skip(
+        "penguins_service_can_train_once_at_start",
+        &out.path().join("requirements.txt"),
+    ) else {
+        return;
+    };
+    assert!(!fs::read_to_string(out.path().join("Dockerfile"))
+        .unwrap()
+        .contains("RUN python -m app.notebook"));
+    // No training beforehand: the service trains in the background while /health answers.
+    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[("NB2SVC_TRAIN_AT", "start")]);
+    assert_eq!(wait_for(port, "/health", 200, 60).0, 200);
+    let ready = wait_for(port, "/ready", 200, 120);
+    assert_eq!(ready.0, 200, "/ready: {}", ready.1);
+    assert!(out.path().join("data/models/penguins_rf.joblib").is_file());
+    let adelie = json!({"island": "Dream", "bill_length_mm": 38.9, "bill_depth_mm": 18.8,
+                        "flipper_length_mm": 190.0, "body_mass_g": 3600.0, "sex": "female"});
+    assert_eq!(
+        post(port, "/predict", &adelie),
+        (200, json!({"model": "penguins_rf", "prediction": "Adelie"}))
+    );
+}
+
+#[test]
+fn runtime_turns_numpy_and_pandas_values_into_json() {
+    let example = root().join("examples/penguins");
+    let out = generate(
+        &example.join("penguins.ipynb"),
+        Some(&example.join("requirements.txt")),
+        &[],
+    );
+    let Some(python_bin) = venv_or_skip(
+        "runtime_turns_numpy_and_pandas_values_into_json",
+        &out.path().join("requirements.txt"),
+    ) else {
+        return;
+    };
+    let script = r#"
+import json, math, datetime
+import numpy as np, pandas as pd
+from app.nb2svc_runtime import to_jsonable
+values = {
+    "int64": np.int64(3), "float32": np.float32(0.5), "bool": np.bool_(True), "nan": float("nan"),
+    "array": np.array([[1, 2], [3, 4]]), "series": pd.Series([1.5, 2.5]),
+    "indexed": pd.Series({"a": 1}), "frame": pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}),
+    "set": {3, 1, 2}, "tuple": (1, "b"), "date": datetime.date(2026, 11, 26), "nat": pd.NaT,
+}
+print(json.dumps(to_jsonable(values), sort_keys=True, allow_nan=False))
+"#;
+    let output = Command::new(&python_bin)
+        .args(["-c", script])
+        .current_dir(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        value,
+        json!({"int64": 3, "float32": 0.5, "bool": true, "nan": null, "array": [[1, 2], [3, 4]],
+               "series": [1.5, 2.5], "indexed": {"a": 1}, "frame": [{"x": 1, "y": "a"}, {"x": 2, "y": "b"}],
+               "set": [1, 2, 3], "tuple": [1, "b"], "date": "2026-11-26", "nat": null})
     );
 }
