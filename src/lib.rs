@@ -15,6 +15,8 @@ pub mod python;
 pub mod render;
 pub mod report;
 pub mod requirements;
+#[cfg(test)]
+mod test_support;
 pub mod workspace;
 pub mod write;
 

@@ -357,7 +357,7 @@ fn known_kernel_language(kernel: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -731,20 +731,6 @@ mod tests {
         }
     }
 
-    fn notebooks_under(dir: &Path, found: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                notebooks_under(&path, found);
-            } else if path.extension().is_some_and(|ext| ext == "ipynb") {
-                found.push(path);
-            }
-        }
-    }
-
     #[test]
     fn reads_every_corpus_notebook_as_expected() {
         use Expect::*;
@@ -799,9 +785,7 @@ mod tests {
                 Code(18),
             ),
         ];
-        let mut found = Vec::new();
-        notebooks_under(corpus, &mut found);
-        found.sort();
+        let found = crate::test_support::notebooks_under(corpus);
         let mut failures = Vec::new();
         for path in &found {
             let relative = path

@@ -454,20 +454,6 @@ mod tests {
         })
     }
 
-    fn notebooks_under(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                notebooks_under(&path, found);
-            } else if path.extension().is_some_and(|ext| ext == "ipynb") {
-                found.push(path);
-            }
-        }
-    }
-
     /// Corpus notebooks with a code cell that is not Python at all, and why.
     const NOT_PYTHON: &[(&str, &str)] = &[(
         "s_2023_deiru_train_predict/train/prueba.ipynb",
@@ -476,14 +462,11 @@ mod tests {
 
     #[test]
     fn analyzes_every_code_cell_of_the_corpus() {
-        let corpus = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"));
-        if !corpus.is_dir() {
-            println!("note: {} is missing; corpus test skipped", corpus.display());
+        let Some(corpus) = crate::test_support::corpus_dir() else {
+            println!("note: ../shared/corpus is missing; corpus test skipped");
             return;
-        }
-        let mut notebooks = Vec::new();
-        notebooks_under(corpus, &mut notebooks);
-        notebooks.sort();
+        };
+        let notebooks = crate::test_support::notebooks_under(&corpus);
         let (mut analysed, mut failed, mut skipped, mut path_calls) = (0, 0, 0, 0);
         let mut unexpected = Vec::new();
         for path in &notebooks {
@@ -494,7 +477,7 @@ mod tests {
                 continue;
             };
             let (cells, python2) = code_cells(&notebook);
-            let relative = path.strip_prefix(corpus).unwrap_or(path);
+            let relative = path.strip_prefix(&corpus).unwrap_or(path);
             let not_python = NOT_PYTHON
                 .iter()
                 .any(|(known, _)| relative == std::path::Path::new(known));

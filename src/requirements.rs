@@ -254,6 +254,18 @@ fn corpus_file(relative: &str) -> Option<std::path::PathBuf> {
     }
 }
 
+/// The requirement lines of a set, for assertions.
+#[cfg(test)]
+fn texts(set: &RequirementsSet) -> Vec<&str> {
+    set.requirements.iter().map(|r| r.text.as_str()).collect()
+}
+
+/// The warnings of a set as a person reads them, for assertions.
+#[cfg(test)]
+fn messages(set: &RequirementsSet) -> Vec<String> {
+    set.warnings.iter().map(ToString::to_string).collect()
+}
+
 /// A fixture of `tests/fixtures/requirements`.
 #[cfg(test)]
 fn fixture(relative: &str) -> std::path::PathBuf {

@@ -1,28 +1,5 @@
 use super::*;
-use crate::notebook::{Cell, CellKind, Notebook};
-
-fn notebook(cells: &[&str]) -> Notebook {
-    notebook_with_tags(&cells.iter().map(|c| (*c, vec![])).collect::<Vec<_>>())
-}
-
-fn notebook_with_tags(cells: &[(&str, Vec<&str>)]) -> Notebook {
-    Notebook {
-        nbformat: 4,
-        nbformat_minor: 5,
-        kernel_name: Some("python3".into()),
-        language: Some("python".into()),
-        cells: cells
-            .iter()
-            .enumerate()
-            .map(|(i, (source, tags))| Cell {
-                reference: CellRef::new(i + 1, None),
-                kind: CellKind::Code,
-                source: source.to_string(),
-                tags: tags.iter().map(|t| t.to_string()).collect(),
-            })
-            .collect(),
-    }
-}
+use crate::test_support::{notebook, notebook_with_tags};
 
 fn code_of(extraction: &Extraction) -> Vec<&str> {
     extraction.cells.iter().map(|c| c.code.as_str()).collect()

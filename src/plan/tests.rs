@@ -1,27 +1,7 @@
 use super::*;
-use crate::diagnostics::CellRef;
 use crate::extract::extract;
-use crate::notebook::{Cell, CellKind, Notebook};
+use crate::test_support::notebook;
 use crate::workspace::MemoryFolder;
-
-fn notebook(cells: &[&str]) -> Notebook {
-    Notebook {
-        nbformat: 4,
-        nbformat_minor: 5,
-        kernel_name: Some("python3".into()),
-        language: Some("python".into()),
-        cells: cells
-            .iter()
-            .enumerate()
-            .map(|(i, source)| Cell {
-                reference: CellRef::new(i + 1, None),
-                kind: CellKind::Code,
-                source: source.to_string(),
-                tags: vec![],
-            })
-            .collect(),
-    }
-}
 
 fn options() -> Options {
     Options {

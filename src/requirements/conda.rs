@@ -234,15 +234,7 @@ impl LineFinder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::requirements::{fixture, read};
-
-    fn texts(set: &RequirementsSet) -> Vec<&str> {
-        set.requirements.iter().map(|r| r.text.as_str()).collect()
-    }
-
-    fn messages(set: &RequirementsSet) -> Vec<String> {
-        set.warnings.iter().map(ToString::to_string).collect()
-    }
+    use crate::requirements::{fixture, messages, read, texts};
 
     #[test]
     fn translates_conda_environment() {

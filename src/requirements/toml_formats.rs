@@ -400,15 +400,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::requirements::{fixture, read};
-
-    fn texts(set: &RequirementsSet) -> Vec<&str> {
-        set.requirements.iter().map(|r| r.text.as_str()).collect()
-    }
-
-    fn messages(set: &RequirementsSet) -> Vec<String> {
-        set.warnings.iter().map(ToString::to_string).collect()
-    }
+    use crate::requirements::{fixture, messages, read, texts};
 
     #[test]
     fn reads_pipfile_in_file_order() {

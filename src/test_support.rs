@@ -1,0 +1,58 @@
+//! Helpers shared by the unit tests: the corpus, read in place, and notebooks built in memory.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostics::CellRef;
+use crate::notebook::{Cell, CellKind, Notebook};
+
+/// The shared corpus beside the checkout, when it is there (CI has it).
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")).to_path_buf();
+    dir.is_dir().then_some(dir)
+}
+
+/// Every `.ipynb` file under `dir`, sorted.
+pub fn notebooks_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "ipynb") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, &mut found);
+    found.sort();
+    found
+}
+
+/// A Python notebook whose code cells have these sources and tags, numbered from 1.
+pub fn notebook_with_tags(cells: &[(&str, Vec<&str>)]) -> Notebook {
+    Notebook {
+        nbformat: 4,
+        nbformat_minor: 5,
+        kernel_name: Some("python3".into()),
+        language: Some("python".into()),
+        cells: cells
+            .iter()
+            .enumerate()
+            .map(|(i, (source, tags))| Cell {
+                reference: CellRef::new(i + 1, None),
+                kind: CellKind::Code,
+                source: source.to_string(),
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// A Python notebook whose code cells have these sources.
+pub fn notebook(cells: &[&str]) -> Notebook {
+    notebook_with_tags(&cells.iter().map(|c| (*c, vec![])).collect::<Vec<_>>())
+}
