@@ -5,8 +5,10 @@
 //! and asks about the notebook's folder only through [`SourceFiles`]; it writes nothing.
 //! Rendering turns the plan into files.
 
+mod artifacts;
 pub mod endpoints;
 pub mod module;
+mod modules;
 pub mod paths;
 pub mod training;
 
@@ -17,11 +19,10 @@ use serde::Serialize;
 
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::extract::{Dropped, ExtractedCell, Extraction};
-use crate::python::{self, ModuleFacts, PathAccess, Serializer};
-use crate::requirements::{self, Merged, NotebookNeeds, RequirementsSet};
+use crate::python::{self, ModuleFacts, PathAccess};
+use crate::requirements::{Merged, RequirementsSet};
 use crate::workspace::SourceFiles;
 pub use endpoints::Endpoint;
-use paths::Mapped;
 
 /// Packages every generated service needs to serve.
 pub const SERVING_PACKAGES: &[&str] = &["fastapi", "uvicorn[standard]"];
@@ -163,14 +164,14 @@ pub fn plan(
     let facts = analyze_cells(&extraction.cells)?;
     let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
 
-    let (modules, written_data) = local_modules(&extraction, &facts, files, &mut warnings);
+    let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
     let module_names: Vec<String> = modules
         .iter()
         .filter_map(|m| m.path.split(['/', '.']).next().map(str::to_string))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let requirements = merge_requirements(
+    let requirements = modules::merge_requirements(
         &extraction,
         &facts,
         &module_names,
@@ -180,7 +181,7 @@ pub fn plan(
         options,
     )?;
 
-    let path_plan = plan_paths(
+    let path_plan = artifacts::plan_paths(
         &extraction.cells,
         &facts,
         files,
@@ -216,7 +217,7 @@ pub fn plan(
     let (artifacts, default_model) = if endpoints.is_empty() {
         (
             path_plan.artifacts.clone(),
-            default_model(&path_plan.artifacts),
+            artifacts::default_model(&path_plan.artifacts),
         )
     } else {
         (Vec::new(), None)
@@ -294,333 +295,6 @@ fn analyze_cells(cells: &[ExtractedCell]) -> Result<Vec<ModuleFacts>> {
         all.push(facts);
     }
     Ok(all)
-}
-
-/// Modules the service ships in `app/`: `%%writefile` Python files and sibling modules the code
-/// imports. Written files that are not Python go to `data/` (returned second).
-fn local_modules(
-    extraction: &Extraction,
-    facts: &[ModuleFacts],
-    files: &dyn SourceFiles,
-    warnings: &mut Vec<Warning>,
-) -> (Vec<LocalModule>, Vec<(String, String)>) {
-    let mut modules: BTreeMap<String, LocalModule> = BTreeMap::new();
-    let mut written_data = Vec::new();
-    for written in &extraction.written_files {
-        let Mapped::Data { relative, .. } = paths::map(&written.path) else {
-            warnings.push(Warning::at(
-                written.location.clone(),
-                format!(
-                    "`%%writefile {}` writes outside the project: not shipped",
-                    written.path
-                ),
-            ));
-            continue;
-        };
-        if relative.ends_with(".py") {
-            let module = modules
-                .entry(relative.clone())
-                .or_insert_with(|| LocalModule {
-                    path: relative.clone(),
-                    origin: ModuleOrigin::Writefile {
-                        location: written.location.clone(),
-                        contents: String::new(),
-                    },
-                });
-            if let ModuleOrigin::Writefile { contents, .. } = &mut module.origin {
-                if !written.append {
-                    contents.clear();
-                }
-                contents.push_str(&written.contents);
-            }
-        } else {
-            written_data.push((relative, written.contents.clone()));
-        }
-    }
-    // Sibling modules, and the siblings those import, until nothing new turns up.
-    let mut pending: Vec<String> = facts
-        .iter()
-        .flat_map(|f| f.imports.iter().map(|i| i.top_level().to_string()))
-        .collect();
-    let mut seen = BTreeSet::new();
-    while let Some(name) = pending.pop() {
-        if name.is_empty() || !seen.insert(name.clone()) {
-            continue;
-        }
-        if modules
-            .keys()
-            .any(|path| path.split(['/', '.']).next() == Some(name.as_str()))
-        {
-            continue;
-        }
-        for path in files.python_module(&name) {
-            if let Some(source) = files.read_text(&path) {
-                if let Ok(module_facts) = python::analyze(&source) {
-                    pending.extend(
-                        module_facts
-                            .imports
-                            .iter()
-                            .map(|i| i.top_level().to_string()),
-                    );
-                }
-            }
-            modules.insert(
-                path.clone(),
-                LocalModule {
-                    path: path.clone(),
-                    origin: ModuleOrigin::Copied { source: path },
-                },
-            );
-        }
-    }
-    (modules.into_values().collect(), written_data)
-}
-
-/// Merges the requirements file with what the notebook and its modules import.
-fn merge_requirements(
-    extraction: &Extraction,
-    facts: &[ModuleFacts],
-    module_names: &[String],
-    file: Option<RequirementsSet>,
-    files: &dyn SourceFiles,
-    modules: &[LocalModule],
-    options: &Options,
-) -> Result<Merged> {
-    let mut imports: BTreeMap<String, BTreeSet<CellRef>> = BTreeMap::new();
-    for (cell, cell_facts) in extraction.cells.iter().zip(facts) {
-        for import in cell_facts.imports.iter().filter(|i| !i.relative) {
-            imports
-                .entry(import.top_level().to_string())
-                .or_default()
-                .insert(cell.cell.clone());
-        }
-    }
-    // Shipped modules need their packages too; they have no cell to point at.
-    for module in modules {
-        let source = match &module.origin {
-            ModuleOrigin::Writefile { contents, .. } => Some(contents.clone()),
-            ModuleOrigin::Copied { source } => files.read_text(source),
-        };
-        if let Some(Ok(module_facts)) = source.as_deref().map(python::analyze) {
-            for import in module_facts.imports.iter().filter(|i| !i.relative) {
-                imports.entry(import.top_level().to_string()).or_default();
-            }
-        }
-    }
-    let imports: Vec<(String, Vec<CellRef>)> = imports
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().collect()))
-        .collect();
-    let magic: Vec<(String, Location)> = extraction
-        .magic_requirements
-        .iter()
-        .map(|m| (m.spec.clone(), m.location.clone()))
-        .collect();
-    let needs = NotebookNeeds {
-        imports: &imports,
-        local_modules: module_names,
-        magic_requirements: &magic,
-    };
-    requirements::merge(file, &needs, SERVING_PACKAGES, options.strict)
-}
-
-/// What the literal paths of the notebook become.
-#[derive(Default)]
-struct PathPlan {
-    artifacts: Vec<Artifact>,
-    data_files: Vec<DataFile>,
-    uses: Vec<PathUse>,
-    /// Per cell (by index), the literal ranges to replace and their replacement text.
-    rewrites: BTreeMap<usize, Vec<(usize, usize, String)>>,
-}
-
-fn serializer_name(serializer: Option<&Serializer>) -> Option<&'static str> {
-    match serializer? {
-        Serializer::Joblib => Some("joblib"),
-        Serializer::Pickle => Some("pickle"),
-        Serializer::Pandas => Some("pandas"),
-        Serializer::Keras => Some("keras"),
-        Serializer::Torch => Some("torch"),
-        Serializer::Numpy | Serializer::Other => None,
-    }
-}
-
-fn plan_paths(
-    cells: &[ExtractedCell],
-    facts: &[ModuleFacts],
-    files: &dyn SourceFiles,
-    written_data: &[(String, String)],
-    warnings: &mut Vec<Warning>,
-) -> PathPlan {
-    let mut plan = PathPlan::default();
-    let mut written: BTreeSet<String> = written_data.iter().map(|(p, _)| p.clone()).collect();
-    let mut artifact_index: BTreeMap<String, usize> = BTreeMap::new();
-    let mut data_seen = BTreeSet::new();
-    for (index, (cell, cell_facts)) in cells.iter().zip(facts).enumerate() {
-        for call in &cell_facts.path_calls {
-            let location = Location {
-                cell: cell.cell.clone(),
-                line: call.line + cell.line_offset,
-            };
-            let (relative, env) = match paths::map(&call.path) {
-                Mapped::Absolute => {
-                    warnings.push(Warning::at(location, format!("`{}` is an absolute path: kept as written, so it must exist inside the container", call.path)));
-                    continue;
-                }
-                Mapped::Data {
-                    relative,
-                    env,
-                    escaped_parent,
-                } => {
-                    if escaped_parent {
-                        warnings.push(Warning::at(location.clone(), format!("`{}` points outside the notebook's folder: the service keeps it at data/{relative}", call.path)));
-                    }
-                    (relative, env)
-                }
-            };
-            if relative.is_empty() {
-                continue;
-            }
-            let writes = matches!(call.access, PathAccess::Save | PathAccess::Write);
-            let replacement = format!(
-                "_nb2svc.data_path({}, {}{})",
-                serde_json::to_string(&relative).unwrap_or_default(),
-                serde_json::to_string(&env).unwrap_or_default(),
-                if writes { ", write=True" } else { "" }
-            );
-            plan.rewrites.entry(index).or_default().push((
-                call.literal_start,
-                call.literal_end,
-                replacement,
-            ));
-            plan.uses.push(PathUse {
-                literal: call.path.clone(),
-                path: relative.clone(),
-                env: env.clone(),
-                location: location.clone(),
-            });
-            let serializer = serializer_name(call.serializer.as_ref());
-            match (call.access, serializer) {
-                (PathAccess::Save, Some(serializer)) => {
-                    written.insert(relative.clone());
-                    let at = *artifact_index.entry(relative.clone()).or_insert_with(|| {
-                        plan.artifacts.push(Artifact {
-                            name: String::new(),
-                            path: relative.clone(),
-                            env: env.clone(),
-                            serializer,
-                            saved_at: None,
-                            shipped_from: None,
-                            looks_like_model: false,
-                        });
-                        plan.artifacts.len() - 1
-                    });
-                    let artifact = &mut plan.artifacts[at];
-                    artifact.saved_at.get_or_insert(location);
-                    artifact.shipped_from = None;
-                }
-                (PathAccess::Load, Some(serializer)) => {
-                    if artifact_index.contains_key(&relative) {
-                        continue;
-                    }
-                    let shipped = files.exists(&call.path).then(|| call.path.clone());
-                    if shipped.is_none() && !written.contains(&relative) {
-                        warnings.push(Warning::at(location, format!("loads `{}`, which is neither next to the notebook nor saved by it: put it at data/{relative} or set {env}", call.path)));
-                    }
-                    artifact_index.insert(relative.clone(), plan.artifacts.len());
-                    plan.artifacts.push(Artifact {
-                        name: String::new(),
-                        path: relative,
-                        env,
-                        serializer,
-                        saved_at: None,
-                        shipped_from: shipped,
-                        looks_like_model: false,
-                    });
-                }
-                (PathAccess::Save | PathAccess::Write, _) => {
-                    written.insert(relative);
-                }
-                (PathAccess::Read | PathAccess::Load, _) => {
-                    if written.contains(&relative) || !data_seen.insert(relative.clone()) {
-                        continue;
-                    }
-                    if files.exists(&call.path) {
-                        plan.data_files.push(DataFile {
-                            source: call.path.clone(),
-                            path: relative,
-                            env,
-                        });
-                    } else {
-                        warnings.push(Warning::at(location, format!("reads `{}`, which is not next to the notebook: put it at data/{relative} or set {env}", call.path)));
-                    }
-                }
-            }
-        }
-    }
-    name_artifacts(&mut plan.artifacts);
-    plan
-}
-
-/// Gives each artifact a unique route-friendly name from its file name.
-fn name_artifacts(artifacts: &mut [Artifact]) {
-    let mut used = BTreeSet::new();
-    for artifact in artifacts {
-        let base = paths::artifact_name(&artifact.path);
-        let mut name = base.clone();
-        let mut n = 2;
-        while !used.insert(name.clone()) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
-        artifact.looks_like_model = artifact.serializer != "pandas"
-            && !name
-                .split('_')
-                .any(|word| PREPROCESSOR_WORDS.contains(&word));
-        artifact.name = name;
-    }
-}
-
-/// Artifacts whose names say they prepare inputs rather than predict.
-const PREPROCESSOR_WORDS: &[&str] = &[
-    "encoder",
-    "encoders",
-    "scaler",
-    "scalers",
-    "imputer",
-    "vectorizer",
-    "transformer",
-    "tokenizer",
-    "pca",
-    "label",
-    "labels",
-    "column",
-    "columns",
-    "order",
-    "feature",
-    "features",
-    "metrics",
-    "report",
-    "stats",
-    "schema",
-    "config",
-    "vocab",
-    "preprocess",
-    "preprocessor",
-    "mapping",
-    "map",
-    "le",
-    "ohe",
-];
-
-/// The artifact `POST /predict` answers with: the first that looks like a model. When none
-/// does (only an encoder or a metrics table), the service lists them at `/models` and offers no
-/// prediction route; the runtime still checks each loaded object for `predict`.
-fn default_model(artifacts: &[Artifact]) -> Option<String> {
-    artifacts
-        .iter()
-        .find(|a| a.looks_like_model)
-        .map(|a| a.name.clone())
 }
 
 /// The functions to serve: `--endpoint` names, then directives, else a top-level `predict`.

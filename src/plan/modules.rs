@@ -1,0 +1,143 @@
+//! The Python modules shipped beside the notebook's code, and the requirements that the
+//! notebook and those modules need.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+
+use crate::diagnostics::{CellRef, Location, Warning};
+use crate::extract::Extraction;
+use crate::python::{self, ModuleFacts};
+use crate::requirements::{self, Merged, NotebookNeeds, RequirementsSet};
+use crate::workspace::SourceFiles;
+
+use super::paths::{self, Mapped};
+use super::{LocalModule, ModuleOrigin, Options, SERVING_PACKAGES};
+
+/// Modules the service ships in `app/`: `%%writefile` Python files and sibling modules the code
+/// imports. Written files that are not Python go to `data/` (returned second).
+pub(super) fn local_modules(
+    extraction: &Extraction,
+    facts: &[ModuleFacts],
+    files: &dyn SourceFiles,
+    warnings: &mut Vec<Warning>,
+) -> (Vec<LocalModule>, Vec<(String, String)>) {
+    let mut modules: BTreeMap<String, LocalModule> = BTreeMap::new();
+    let mut written_data = Vec::new();
+    for written in &extraction.written_files {
+        let Mapped::Data { relative, .. } = paths::map(&written.path) else {
+            warnings.push(Warning::at(
+                written.location.clone(),
+                format!(
+                    "`%%writefile {}` writes outside the project: not shipped",
+                    written.path
+                ),
+            ));
+            continue;
+        };
+        if relative.ends_with(".py") {
+            let module = modules
+                .entry(relative.clone())
+                .or_insert_with(|| LocalModule {
+                    path: relative.clone(),
+                    origin: ModuleOrigin::Writefile {
+                        location: written.location.clone(),
+                        contents: String::new(),
+                    },
+                });
+            if let ModuleOrigin::Writefile { contents, .. } = &mut module.origin {
+                if !written.append {
+                    contents.clear();
+                }
+                contents.push_str(&written.contents);
+            }
+        } else {
+            written_data.push((relative, written.contents.clone()));
+        }
+    }
+    // Sibling modules, and the siblings those import, until nothing new turns up.
+    let mut pending: Vec<String> = facts
+        .iter()
+        .flat_map(|f| f.imports.iter().map(|i| i.top_level().to_string()))
+        .collect();
+    let mut seen = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if name.is_empty() || !seen.insert(name.clone()) {
+            continue;
+        }
+        if modules
+            .keys()
+            .any(|path| path.split(['/', '.']).next() == Some(name.as_str()))
+        {
+            continue;
+        }
+        for path in files.python_module(&name) {
+            if let Some(source) = files.read_text(&path) {
+                if let Ok(module_facts) = python::analyze(&source) {
+                    pending.extend(
+                        module_facts
+                            .imports
+                            .iter()
+                            .map(|i| i.top_level().to_string()),
+                    );
+                }
+            }
+            modules.insert(
+                path.clone(),
+                LocalModule {
+                    path: path.clone(),
+                    origin: ModuleOrigin::Copied { source: path },
+                },
+            );
+        }
+    }
+    (modules.into_values().collect(), written_data)
+}
+
+/// Merges the requirements file with what the notebook and its modules import.
+pub(super) fn merge_requirements(
+    extraction: &Extraction,
+    facts: &[ModuleFacts],
+    module_names: &[String],
+    file: Option<RequirementsSet>,
+    files: &dyn SourceFiles,
+    modules: &[LocalModule],
+    options: &Options,
+) -> Result<Merged> {
+    let mut imports: BTreeMap<String, BTreeSet<CellRef>> = BTreeMap::new();
+    for (cell, cell_facts) in extraction.cells.iter().zip(facts) {
+        for import in cell_facts.imports.iter().filter(|i| !i.relative) {
+            imports
+                .entry(import.top_level().to_string())
+                .or_default()
+                .insert(cell.cell.clone());
+        }
+    }
+    // Shipped modules need their packages too; they have no cell to point at.
+    for module in modules {
+        let source = match &module.origin {
+            ModuleOrigin::Writefile { contents, .. } => Some(contents.clone()),
+            ModuleOrigin::Copied { source } => files.read_text(source),
+        };
+        if let Some(Ok(module_facts)) = source.as_deref().map(python::analyze) {
+            for import in module_facts.imports.iter().filter(|i| !i.relative) {
+                imports.entry(import.top_level().to_string()).or_default();
+            }
+        }
+    }
+    let imports: Vec<(String, Vec<CellRef>)> = imports
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect();
+    let magic: Vec<(String, Location)> = extraction
+        .magic_requirements
+        .iter()
+        .map(|m| (m.spec.clone(), m.location.clone()))
+        .collect();
+    let needs = NotebookNeeds {
+        imports: &imports,
+        local_modules: module_names,
+        magic_requirements: &magic,
+    };
+    requirements::merge(file, &needs, SERVING_PACKAGES, options.strict)
+}
