@@ -76,23 +76,31 @@ pub fn human(
             data.path, data.source
         )?;
     }
-    let added: Vec<String> = plan
-        .requirements
-        .requirements
-        .iter()
-        .filter(|r| !matches!(r.origin, Origin::File { .. }))
-        .map(|r| r.text.clone())
-        .collect();
-    writeln!(
-        w,
-        "  requirements  {} lines{}",
-        plan.requirements.requirements.len(),
-        if added.is_empty() {
+    if written.is_none() {
+        // The dry run shows every requirement with where it came from.
+        writeln!(w, "  requirements:")?;
+        for requirement in &plan.requirements.requirements {
+            writeln!(w, "    {:<32} {}", requirement.text, requirement.origin)?;
+        }
+    } else {
+        let added: Vec<&str> = plan
+            .requirements
+            .requirements
+            .iter()
+            .filter(|r| !matches!(r.origin, Origin::File { .. }))
+            .map(|r| r.text.as_str())
+            .collect();
+        let added = if added.is_empty() {
             String::new()
         } else {
             format!(" (added: {})", added.join(", "))
-        }
-    )?;
+        };
+        writeln!(
+            w,
+            "  requirements  {} lines{added}",
+            plan.requirements.requirements.len()
+        )?;
+    }
     match written {
         Some(report) => writeln!(
             w,
