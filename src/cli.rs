@@ -81,4 +81,9 @@ pub enum Command {
         /// Folder to write them into (created if missing; existing files are kept).
         dir: PathBuf,
     },
+    /// Write the docker-compose.yaml equivalent to a `docker run` command line.
+    Compose(crate::devcontainer::ComposeArgs),
+    /// Write a Jupyter dev container (compose, devcontainer.json, .env token, and a Dockerfile
+    /// with what the image lacks) around notebooks.
+    Devcontainer(crate::devcontainer::DevcontainerArgs),
 }

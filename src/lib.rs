@@ -4,9 +4,11 @@
 //! the requirements, plan the service, render its files, write them all or none.
 
 pub mod cli;
+pub mod devcontainer;
 pub mod diagnostics;
 pub mod docker_run;
 pub mod extract;
+pub mod image_probe;
 pub mod import_map;
 pub mod names;
 pub mod notebook;
@@ -34,6 +36,8 @@ use workspace::NotebookFolder;
 pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
     match cli.command {
         Some(Command::Templates { dir }) => export_templates(&dir, stderr),
+        Some(Command::Compose(args)) => devcontainer::run_compose(&args, stdout, stderr),
+        Some(Command::Devcontainer(args)) => devcontainer::run(&args, stdout, stderr),
         None => convert(&cli.convert, stdout, stderr),
     }
 }
