@@ -3,6 +3,8 @@
 
 mod cli;
 mod corpus;
+mod devcontainer;
+mod docker;
 mod service;
 mod snapshots;
 mod support;
