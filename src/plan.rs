@@ -137,6 +137,8 @@ pub struct ServicePlan {
     /// The model `POST /predict` answers with, when the service serves saved models.
     pub default_model: Option<String>,
     pub data_files: Vec<DataFile>,
+    /// Data files the notebook reads that were not next to it: they belong under `data/`.
+    pub missing_data: Vec<String>,
     /// Files `%%writefile` creates that are not Python modules; they go to `data/`.
     pub written_data: Vec<(String, String)>,
     pub modules: Vec<LocalModule>,
@@ -264,6 +266,7 @@ pub fn plan(
         artifacts,
         default_model,
         data_files: path_plan.data_files,
+        missing_data: path_plan.missing_data,
         written_data,
         modules,
         paths: path_plan.uses,

@@ -36,6 +36,7 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ),
     ("dockerignore", include_str!("../templates/dockerignore")),
     ("README.md", include_str!("../templates/README.md")),
+    ("data-README.txt", include_str!("../templates/data-README.txt")),
 ];
 
 /// Which template makes which output file.
@@ -48,6 +49,7 @@ const OUTPUTS: &[(&str, &str)] = &[
     ("docker-compose.prod.yaml", "docker-compose.prod.yaml"),
     ("dockerignore", ".dockerignore"),
     ("README.md", "README.md"),
+    ("data-README.txt", "data/README.txt"),
 ];
 
 /// Files written as they are, without template processing: the runtime is plain Python with no
@@ -148,8 +150,8 @@ pub struct ServiceView<'a> {
     has_training: bool,
     wraps_training: bool,
     imports_notebook: bool,
-    /// `data/` has files to copy into the image.
-    has_data: bool,
+    /// Data files the notebook reads that were not found next to it.
+    missing_data: Vec<&'a str>,
     cells: Vec<CellView<'a>>,
     shims: &'a [String],
     /// `from __future__` lines that must open `notebook.py`.
@@ -287,9 +289,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             || plan.artifacts.iter().any(|a| a.saved_at.is_some()),
         wraps_training: plan.cells.iter().any(|c| c.wrapped),
         imports_notebook: plan.imports_notebook,
-        has_data: !plan.data_files.is_empty()
-            || !plan.written_data.is_empty()
-            || plan.artifacts.iter().any(|a| a.shipped_from.is_some()),
+        missing_data: plan.missing_data.iter().map(String::as_str).collect(),
         cells,
         shims: &plan.needs_ipython_shims,
         future_imports: &plan.future_imports,

@@ -29,8 +29,8 @@ def setup(loaded: runtime.ServiceState) -> None:
     loaded.notebook = runtime.import_notebook()
 {%- endif %}
 {%- for artifact in service.artifacts %}
-    loaded.artifacts[{{ artifact.name | json_encode() }}] = runtime.load_artifact(
-        {{ artifact.path | json_encode() }}, {{ artifact.env | json_encode() }}, {{ artifact.serializer | json_encode() }}
+    runtime.load_artifact(
+        loaded, {{ artifact.name | json_encode() }}, {{ artifact.path | json_encode() }}, {{ artifact.env | json_encode() }}, {{ artifact.serializer | json_encode() }}
     )
 {%- endfor %}
 {%- if not service.imports_notebook and not service.artifacts %}

@@ -17,6 +17,8 @@ pub(super) struct PathPlan {
     pub(super) artifacts: Vec<Artifact>,
     pub(super) data_files: Vec<DataFile>,
     pub(super) uses: Vec<PathUse>,
+    /// Data files read but not found next to the notebook (paths under `data/`).
+    pub(super) missing_data: Vec<String>,
     /// Per cell (by index), the literal ranges to replace and their replacement text.
     pub(super) rewrites: BTreeMap<usize, Vec<(usize, usize, String)>>,
 }
@@ -140,6 +142,7 @@ pub(super) fn plan_paths(
                         });
                     } else {
                         warnings.push(Warning::at(location, format!("reads `{}`, which is not next to the notebook: put it at data/{relative} or set {env}", call.path)));
+                        plan.missing_data.push(relative);
                     }
                 }
             }
