@@ -54,6 +54,10 @@ pub struct ConvertArgs {
     /// When the notebook's training code runs.
     #[arg(long, value_enum, default_value_t = TrainAt::Build)]
     pub train_at: TrainAt,
+    /// uvicorn worker processes in the image (WEB_CONCURRENCY; each loads the models once)
+    /// [default: 2, or 1 when the notebook trains at start].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: Option<u16>,
     /// Replace built-in templates with same-named files from this folder.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,

@@ -122,6 +122,7 @@ fn options(args: &ConvertArgs, notebook: &Path) -> Result<Options> {
         base_image: args.base_image.clone(),
         endpoints: args.endpoints.clone(),
         train_at: args.train_at,
+        workers: args.workers,
         strict: args.strict,
     })
 }

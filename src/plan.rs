@@ -46,6 +46,8 @@ pub struct Options {
     pub base_image: String,
     pub endpoints: Vec<String>,
     pub train_at: TrainAt,
+    /// Worker processes asked for; `None` lets the plan choose.
+    pub workers: Option<u16>,
     pub strict: bool,
 }
 
@@ -127,6 +129,8 @@ pub struct ServicePlan {
     pub base_image: String,
     /// When training runs after weighing what the service needs.
     pub train_at: TrainAt,
+    /// uvicorn worker processes in the image.
+    pub workers: u16,
     /// The image build runs the notebook (`RUN python -m app.notebook`).
     pub train_in_build: bool,
     /// The service imports the notebook module at start.
@@ -230,6 +234,20 @@ pub fn plan(
         ));
     }
     let imports_notebook = !endpoints.is_empty() || (train_at == TrainAt::Start && trains);
+    let trains_at_start = train_at == TrainAt::Start && trains;
+    // Two processes use both cores of a small machine; each runs setup once. Training at start
+    // in several processes would train several times and race on the files, so it gets one.
+    let workers = match options.workers {
+        Some(n) if n > 1 && trains_at_start => {
+            warnings.push(Warning::general(format!(
+                "--workers {n} ignored: the notebook trains at service start, which one process must do alone; 1 worker"
+            )));
+            1
+        }
+        Some(n) => n,
+        None if trains_at_start => 1,
+        None => 2,
+    };
     let train_in_build = train_at == TrainAt::Build && trains;
     // Wrapping training cells matters only where the service imports the notebook and must not retrain.
     let wrap_training = imports_notebook && train_at == TrainAt::Build;
@@ -259,6 +277,7 @@ pub fn plan(
         container_port: options.container_port,
         base_image: options.base_image.clone(),
         train_at,
+        workers,
         train_in_build,
         imports_notebook,
         cells,

@@ -36,7 +36,10 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ),
     ("dockerignore", include_str!("../templates/dockerignore")),
     ("README.md", include_str!("../templates/README.md")),
-    ("data-README.txt", include_str!("../templates/data-README.txt")),
+    (
+        "data-README.txt",
+        include_str!("../templates/data-README.txt"),
+    ),
 ];
 
 /// Which template makes which output file.
@@ -147,6 +150,8 @@ pub struct ServiceView<'a> {
     /// `build` or `start`.
     train_at: &'static str,
     train_in_build: bool,
+    /// uvicorn worker processes (WEB_CONCURRENCY).
+    workers: u16,
     has_training: bool,
     wraps_training: bool,
     imports_notebook: bool,
@@ -285,6 +290,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             TrainAt::Start => "start",
         },
         train_in_build: plan.train_in_build,
+        workers: plan.workers,
         has_training: plan.cells.iter().any(|c| c.training.is_some())
             || plan.artifacts.iter().any(|a| a.saved_at.is_some()),
         wraps_training: plan.cells.iter().any(|c| c.wrapped),

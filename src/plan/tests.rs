@@ -11,6 +11,7 @@ fn options() -> Options {
         base_image: "python:3.11-slim".into(),
         endpoints: vec![],
         train_at: TrainAt::Build,
+        workers: None,
         strict: false,
     }
 }
@@ -261,4 +262,28 @@ fn invalid_python_after_cleaning_names_cell_and_line() {
     .unwrap_err()
     .to_string();
     assert!(error.starts_with("cell 2, line 1"), "{error}");
+}
+
+#[test]
+fn two_workers_unless_training_at_start() {
+    let folder = MemoryFolder::with(&[("data/penguins.csv", "a,b\n")]);
+    assert_eq!(
+        plan_for(TRAIN_AND_DUMP, &folder, &options())
+            .unwrap()
+            .workers,
+        2
+    );
+    let start = Options {
+        train_at: TrainAt::Start,
+        workers: Some(4),
+        ..options()
+    };
+    let plan = plan_for(TRAIN_AND_DUMP, &folder, &start).unwrap();
+    assert_eq!(
+        plan.workers, 1,
+        "each worker would train and race on the files"
+    );
+    assert!(warnings(&plan)
+        .iter()
+        .any(|w| w.starts_with("--workers 4 ignored")));
 }

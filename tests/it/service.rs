@@ -198,8 +198,15 @@ fn penguins_service_answers_real_predictions() {
     assert_eq!(models["penguins_rf"]["features"][0], "bill_length_mm");
     // /models names the file it serves, by content: the one training wrote.
     let trained = fs::read(out.path().join("data/models/penguins_rf.joblib")).unwrap();
-    let sum = Command::new("sha256sum").arg(out.path().join("data/models/penguins_rf.joblib")).output().unwrap();
-    let sum = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    let sum = Command::new("sha256sum")
+        .arg(out.path().join("data/models/penguins_rf.joblib"))
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(models["penguins_rf"]["file"]["sha256"], sum.as_str());
     assert_eq!(models["penguins_rf"]["file"]["bytes"], trained.len());
     let example = &openapi["components"]["schemas"]["PenguinsRfRequest"]["example"];
