@@ -9,15 +9,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::support::{free_port, http, nb2svc, root, tool_or_skip, wait_for, works};
-
-/// One dev container test at a time uses the engine.
-static ENGINE: Mutex<()> = Mutex::new(());
+use crate::support::{free_port, http, nb2svc, root, wait_for, works};
 
 /// The stand-in Jupyter image: JupyterLab on the stand-in Python, with the tfx image's launcher.
 const STANDIN_DOCKERFILE: &str = "FROM python:3.11-slim
@@ -376,20 +372,6 @@ impl Drop for Project {
     }
 }
 
-fn engine_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
-    let available = works("docker", &["info"])
-        && works("docker", &["compose", "version"])
-        && works("docker", &["image", "inspect", "python:3.11-slim"]);
-    if !tool_or_skip(
-        test,
-        available,
-        "a Docker engine with compose and the python:3.11-slim image",
-    ) {
-        return None;
-    }
-    Some(ENGINE.lock().unwrap_or_else(PoisonError::into_inner))
-}
-
 /// Runs the notebook's code cells in the running service, as Jupyter's kernel would.
 fn execute_notebook(project: &Project, service: &str) -> Output {
     let script = "import json; nb = json.load(open('uses_tabulate.ipynb')); \
@@ -399,9 +381,9 @@ fn execute_notebook(project: &Project, service: &str) -> Output {
 
 #[test]
 fn dev_container_serves_jupyter_with_a_token_and_adds_what_the_image_lacks() {
-    let Some(_engine) =
-        engine_or_skip("dev_container_serves_jupyter_with_a_token_and_adds_what_the_image_lacks")
-    else {
+    let Some(_engine) = crate::support::docker_or_skip(
+        "dev_container_serves_jupyter_with_a_token_and_adds_what_the_image_lacks",
+    ) else {
         return;
     };
     let started = Instant::now();

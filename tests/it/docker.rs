@@ -14,16 +14,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::support::{corpus, free_port, http, nb2svc, root, tool_or_skip, wait_for, works};
-
-/// One test at a time uses the engine: two builds on two cores are not faster side by side,
-/// and each test's measured times would include the other's work.
-static ENGINE: Mutex<()> = Mutex::new(());
 
 /// Numbers the compose projects of this process.
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -39,19 +34,6 @@ fn adelie() -> Value {
 
 fn adelie_answer() -> Value {
     json!({"model": "penguins_rf", "prediction": "Adelie"})
-}
-
-/// Waits for the engine (held for the whole test), or skips the test when there is none.
-fn engine_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
-    let available = works("docker", &["info"]) && works("docker", &["compose", "version"]);
-    if !tool_or_skip(
-        test,
-        available,
-        "a Docker engine (`docker info`) with the compose plugin",
-    ) {
-        return None;
-    }
-    Some(ENGINE.lock().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Which image builder compose drives.
@@ -381,7 +363,7 @@ fn penguins_service() -> Service {
 fn penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in_production() {
     let test =
         "penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in_production";
-    let Some(_engine) = engine_or_skip(test) else {
+    let Some(_engine) = crate::support::docker_or_skip(test) else {
         return;
     };
     let mut service = penguins_service();
@@ -548,7 +530,7 @@ fn penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in
 fn penguins_built_twice_share_the_dependency_layer_and_serve_the_artifact_they_trained() {
     let test =
         "penguins_built_twice_share_the_dependency_layer_and_serve_the_artifact_they_trained";
-    let Some(_engine) = engine_or_skip(test) else {
+    let Some(_engine) = crate::support::docker_or_skip(test) else {
         return;
     };
     let first = penguins_service();
@@ -639,7 +621,7 @@ fn corpus_notebook_with_data(notebook: &str, data: &str, csv: &str) -> Option<te
 #[test]
 fn corpus_linear_regression_notebook_builds_with_buildkit_and_predicts() {
     let test = "corpus_linear_regression_notebook_builds_with_buildkit_and_predicts";
-    let Some(_engine) = engine_or_skip(test) else {
+    let Some(_engine) = crate::support::docker_or_skip(test) else {
         return;
     };
     let Some(folder) = corpus_notebook_with_data(
@@ -684,7 +666,7 @@ fn corpus_linear_regression_notebook_builds_with_buildkit_and_predicts() {
 #[test]
 fn corpus_salary_pipeline_notebook_builds_with_pinned_requirements_and_predicts() {
     let test = "corpus_salary_pipeline_notebook_builds_with_pinned_requirements_and_predicts";
-    let Some(_engine) = engine_or_skip(test) else {
+    let Some(_engine) = crate::support::docker_or_skip(test) else {
         return;
     };
     let mut csv = String::from("experience_level,job_title,salary_in_usd,employee_residence,remote_ratio,company_location,company_size\n");
@@ -802,17 +784,10 @@ fn every_generated_dockerfile_passes_hadolint_and_every_compose_file_passes_conf
     let mut findings = Vec::new();
     for (notebook, requirements, extra) in &inputs {
         let out = tempfile::tempdir().unwrap();
-        let mut command = nb2svc();
-        command
-            .arg(notebook)
-            .arg("-o")
-            .arg(out.path())
-            .arg("-q")
-            .args(extra);
-        if let Some(requirements) = requirements {
-            command.arg("-r").arg(requirements);
-        }
-        if !command.output().unwrap().status.success() {
+        if !crate::support::generate_into(out.path(), notebook, requirements.as_deref(), extra)
+            .status
+            .success()
+        {
             continue; // refused on purpose: corpus.rs checks the error
         }
         checked += 1;

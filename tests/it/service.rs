@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 
 use crate::support::{
-    free_port, http, nb2svc, python, root, tool_or_skip, wait_for, works, Running,
+    free_port, generate_into, http, python, root, tool_or_skip, wait_for, works, Running,
 };
 
 /// A virtual environment with `requirements`, kept under target/ between runs (keyed by the
@@ -61,17 +61,12 @@ fn venv_for(requirements: &Path) -> Option<PathBuf> {
 /// Generates the service for `notebook` into a temporary folder.
 fn generate(notebook: &Path, requirements: Option<&Path>, extra: &[&str]) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
-    let mut command = nb2svc();
-    command
-        .arg(notebook)
-        .arg("-o")
-        .arg(out.path())
-        .arg("-q")
-        .args(extra);
-    if let Some(requirements) = requirements {
-        command.arg("-r").arg(requirements);
-    }
-    command.assert().success();
+    let output = generate_into(out.path(), notebook, requirements, extra);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     out
 }
 

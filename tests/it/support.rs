@@ -154,3 +154,46 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+/// One Docker test at a time: they build and time images, and would slow each other down.
+static DOCKER_ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits for the Docker engine (held for the whole test), or skips the test when there is no
+/// engine with the compose plugin and the `python:3.11-slim` image.
+pub fn docker_or_skip(test: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
+    let available = works("docker", &["info"])
+        && works("docker", &["compose", "version"])
+        && works("docker", &["image", "inspect", "python:3.11-slim"]);
+    if !tool_or_skip(
+        test,
+        available,
+        "a Docker engine with compose and the python:3.11-slim image",
+    ) {
+        return None;
+    }
+    Some(
+        DOCKER_ENGINE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// Runs nb2svc on `notebook` (with `requirements` and `extra` arguments) into `out`, quietly.
+pub fn generate_into(
+    out: &Path,
+    notebook: &Path,
+    requirements: Option<&Path>,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut command = nb2svc();
+    command
+        .arg(notebook)
+        .arg("-o")
+        .arg(out)
+        .arg("-q")
+        .args(extra);
+    if let Some(requirements) = requirements {
+        command.arg("-r").arg(requirements);
+    }
+    command.output().expect("nb2svc runs")
+}
