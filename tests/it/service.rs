@@ -116,18 +116,23 @@ fn venv_or_skip(test: &str, requirements: &Path) -> Option<PathBuf> {
     .then(|| venv.unwrap())
 }
 
-#[test]
-fn penguins_service_answers_real_predictions() {
+/// The penguins example generated with `extra` arguments, and a Python with its requirements.
+fn penguins_with_venv(test: &str, extra: &[&str]) -> Option<(tempfile::TempDir, PathBuf)> {
     let example = root().join("examples/penguins");
     let out = generate(
         &example.join("penguins.ipynb"),
         Some(&example.join("requirements.txt")),
-        &[],
+        extra,
     );
-    let Some(python_bin) = venv_or_skip(
-        "penguins_service_answers_real_predictions",
-        &out.path().join("requirements.txt"),
-    ) else {
+    let python_bin = venv_or_skip(test, &out.path().join("requirements.txt"))?;
+    Some((out, python_bin))
+}
+
+#[test]
+fn penguins_service_answers_real_predictions() {
+    let Some((out, python_bin)) =
+        penguins_with_venv("penguins_service_answers_real_predictions", &[])
+    else {
         return;
     };
     // Train as the image build does; the artifacts land in data/.
@@ -257,15 +262,9 @@ fn function_endpoint_and_failed_setup_report_the_cell() {
 
 #[test]
 fn penguins_service_can_train_once_at_start() {
-    let example = root().join("examples/penguins");
-    let out = generate(
-        &example.join("penguins.ipynb"),
-        Some(&example.join("requirements.txt")),
-        &["--train-at", "start"],
-    );
-    let Some(python_bin) = venv_or_skip(
+    let Some((out, python_bin)) = penguins_with_venv(
         "penguins_service_can_train_once_at_start",
-        &out.path().join("requirements.txt"),
+        &["--train-at", "start"],
     ) else {
         return;
     };
@@ -288,16 +287,9 @@ fn penguins_service_can_train_once_at_start() {
 
 #[test]
 fn runtime_turns_numpy_and_pandas_values_into_json() {
-    let example = root().join("examples/penguins");
-    let out = generate(
-        &example.join("penguins.ipynb"),
-        Some(&example.join("requirements.txt")),
-        &[],
-    );
-    let Some(python_bin) = venv_or_skip(
-        "runtime_turns_numpy_and_pandas_values_into_json",
-        &out.path().join("requirements.txt"),
-    ) else {
+    let Some((out, python_bin)) =
+        penguins_with_venv("runtime_turns_numpy_and_pandas_values_into_json", &[])
+    else {
         return;
     };
     let script = r#"
