@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::extract::{Dropped, ExtractedCell, Extraction};
-use crate::python::{self, ModuleFacts, PathAccess};
+use crate::python::{self, ModuleFacts};
 use crate::requirements::{Merged, RequirementsSet};
 use crate::workspace::SourceFiles;
 pub use endpoints::Endpoint;
@@ -96,6 +96,8 @@ pub struct LocalModule {
     /// Path under `app/`.
     pub path: String,
     pub origin: ModuleOrigin,
+    /// Top-level names it imports (relative imports left out): its packages are needed too.
+    pub imports: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,21 +173,8 @@ pub fn plan(
     let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
 
     let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
-    let module_names: Vec<String> = modules
-        .iter()
-        .filter_map(|m| m.path.split(['/', '.']).next().map(str::to_string))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let requirements = modules::merge_requirements(
-        &extraction,
-        &facts,
-        &module_names,
-        requirements_file,
-        files,
-        &modules,
-        options,
-    )?;
+    let requirements =
+        modules::merge_requirements(&extraction, &facts, requirements_file, &modules, options)?;
 
     let path_plan = artifacts::plan_paths(
         &extraction.cells,
@@ -194,18 +183,7 @@ pub fn plan(
         &written_data,
         &mut warnings,
     );
-    let saves: Vec<bool> = facts
-        .iter()
-        .map(|f| f.path_calls.iter().any(|c| c.access == PathAccess::Save))
-        .collect();
-    let cell_views: Vec<_> = extraction
-        .cells
-        .iter()
-        .zip(&facts)
-        .zip(&saves)
-        .map(|((c, f), s)| (c, f, *s))
-        .collect();
-    let training = training::training_cells(&cell_views);
+    let training = training::training_cells(&extraction.cells, &facts);
 
     let endpoints = plan_endpoints(&extraction.cells, &facts, options, &mut warnings)?;
     let trains = training.any();

@@ -44,6 +44,7 @@ pub(super) fn local_modules(
                         location: written.location.clone(),
                         contents: String::new(),
                     },
+                    imports: Vec::new(),
                 });
             if let ModuleOrigin::Writefile { contents, .. } = &mut module.origin {
                 if !written.append {
@@ -53,6 +54,13 @@ pub(super) fn local_modules(
             }
         } else {
             written_data.push((relative, written.contents.clone()));
+        }
+    }
+    for module in modules.values_mut() {
+        if let ModuleOrigin::Writefile { contents, .. } = &module.origin {
+            if let Ok(module_facts) = python::analyze(contents) {
+                module.imports = package_imports(&module_facts);
+            }
         }
     }
     // Sibling modules, and the siblings those import, until nothing new turns up.
@@ -65,13 +73,11 @@ pub(super) fn local_modules(
         if name.is_empty() || !seen.insert(name.clone()) {
             continue;
         }
-        if modules
-            .keys()
-            .any(|path| path.split(['/', '.']).next() == Some(name.as_str()))
-        {
+        if modules.keys().any(|path| module_name(path) == name) {
             continue;
         }
         for path in files.python_module(&name) {
+            let mut imports = Vec::new();
             if let Some(source) = files.read_text(&path) {
                 if let Ok(module_facts) = python::analyze(&source) {
                     pending.extend(
@@ -80,6 +86,7 @@ pub(super) fn local_modules(
                             .iter()
                             .map(|i| i.top_level().to_string()),
                     );
+                    imports = package_imports(&module_facts);
                 }
             }
             modules.insert(
@@ -87,6 +94,7 @@ pub(super) fn local_modules(
                 LocalModule {
                     path: path.clone(),
                     origin: ModuleOrigin::Copied { source: path },
+                    imports,
                 },
             );
         }
@@ -98,12 +106,17 @@ pub(super) fn local_modules(
 pub(super) fn merge_requirements(
     extraction: &Extraction,
     facts: &[ModuleFacts],
-    module_names: &[String],
     file: Option<RequirementsSet>,
-    files: &dyn SourceFiles,
     modules: &[LocalModule],
     options: &Options,
 ) -> Result<Merged> {
+    // Imports of the shipped modules' names are the notebook's own code, not packages.
+    let module_names: Vec<String> = modules
+        .iter()
+        .map(|m| module_name(&m.path).to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut imports: BTreeMap<String, BTreeSet<CellRef>> = BTreeMap::new();
     for (cell, cell_facts) in extraction.cells.iter().zip(facts) {
         for import in cell_facts.imports.iter().filter(|i| !i.relative) {
@@ -114,16 +127,8 @@ pub(super) fn merge_requirements(
         }
     }
     // Shipped modules need their packages too; they have no cell to point at.
-    for module in modules {
-        let source = match &module.origin {
-            ModuleOrigin::Writefile { contents, .. } => Some(contents.clone()),
-            ModuleOrigin::Copied { source } => files.read_text(source),
-        };
-        if let Some(Ok(module_facts)) = source.as_deref().map(python::analyze) {
-            for import in module_facts.imports.iter().filter(|i| !i.relative) {
-                imports.entry(import.top_level().to_string()).or_default();
-            }
-        }
+    for import in modules.iter().flat_map(|m| &m.imports) {
+        imports.entry(import.clone()).or_default();
     }
     let imports: Vec<(String, Vec<CellRef>)> = imports
         .into_iter()
@@ -136,8 +141,23 @@ pub(super) fn merge_requirements(
         .collect();
     let needs = NotebookNeeds {
         imports: &imports,
-        local_modules: module_names,
+        local_modules: &module_names,
         magic_requirements: &magic,
     };
     requirements::merge(file, &needs, SERVING_PACKAGES, options.strict)
+}
+
+/// The top-level import name a shipped file provides: `utils/model_trainer.py` → `utils`.
+fn module_name(path: &str) -> &str {
+    path.split(['/', '.']).next().unwrap_or(path)
+}
+
+/// The top-level names a module imports from outside itself (relative imports left out).
+fn package_imports(facts: &ModuleFacts) -> Vec<String> {
+    facts
+        .imports
+        .iter()
+        .filter(|i| !i.relative)
+        .map(|i| i.top_level().to_string())
+        .collect()
 }

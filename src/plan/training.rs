@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostics::CellRef;
 use crate::extract::ExtractedCell;
-use crate::python::ModuleFacts;
+use crate::python::{ModuleFacts, PathAccess};
 
 /// Why a cell counts as training, for the README and the generated module's comments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,18 +58,22 @@ impl Training {
     }
 }
 
-/// Decides which cells train. Each entry: the cell, what it says, and whether it saves an artifact.
-pub fn training_cells(cells: &[(&ExtractedCell, &ModuleFacts, bool)]) -> Training {
+/// Decides which cells train, from each cell and what its code says (`facts`, same order).
+pub fn training_cells(cells: &[ExtractedCell], facts: &[ModuleFacts]) -> Training {
     let mut last_binding: BTreeMap<String, (CellRef, bool)> = BTreeMap::new();
     let mut reasons = Vec::with_capacity(cells.len());
-    for (cell, facts, saves_artifact) in cells {
+    for (cell, facts) in cells.iter().zip(facts) {
+        let saves_artifact = facts
+            .path_calls
+            .iter()
+            .any(|c| c.access == PathAccess::Save);
         let reason = if cell.directives.serve {
             None
         } else if cell.directives.train {
             Some(Reason::Marked)
         } else if facts.trains {
             Some(Reason::Fits)
-        } else if *saves_artifact {
+        } else if saves_artifact {
             Some(Reason::SavesArtifact)
         } else {
             facts
