@@ -266,6 +266,18 @@ fn messages(set: &RequirementsSet) -> Vec<String> {
     set.warnings.iter().map(ToString::to_string).collect()
 }
 
+/// The file line each requirement came from (0 for other origins), for assertions.
+#[cfg(test)]
+fn file_lines(set: &RequirementsSet) -> Vec<usize> {
+    set.requirements
+        .iter()
+        .map(|r| match r.origin {
+            Origin::File { line, .. } => line,
+            _ => 0,
+        })
+        .collect()
+}
+
 /// A fixture of `tests/fixtures/requirements`.
 #[cfg(test)]
 fn fixture(relative: &str) -> std::path::PathBuf {
@@ -393,14 +405,7 @@ mod tests {
         let set = read(&path).unwrap();
         assert!(set.requirements.len() > 100);
         assert_eq!(set.requirements[0].text, "absl-py==2.1.0");
-        let lines: Vec<usize> = set
-            .requirements
-            .iter()
-            .map(|r| match r.origin {
-                Origin::File { line, .. } => line,
-                _ => 0,
-            })
-            .collect();
+        let lines = file_lines(&set);
         assert!(lines.windows(2).all(|w| w[0] < w[1]));
     }
 

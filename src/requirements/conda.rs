@@ -234,7 +234,7 @@ impl LineFinder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::requirements::{fixture, messages, read, texts};
+    use crate::requirements::{file_lines, fixture, messages, read, texts};
 
     #[test]
     fn translates_conda_environment() {
@@ -252,14 +252,7 @@ mod tests {
                 "fastapi>=0.110"
             ]
         );
-        let lines: Vec<usize> = set
-            .requirements
-            .iter()
-            .map(|r| match r.origin {
-                Origin::File { line, .. } => line,
-                _ => 0,
-            })
-            .collect();
+        let lines = file_lines(&set);
         assert_eq!(lines, [6, 7, 8, 9, 10, 13, 14]);
         let warnings = messages(&set);
         let at = path.display().to_string();

@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{corpus, files_under, nb2svc, python, tool_or_skip, works};
+use crate::support::{
+    compose_config_findings, corpus, files_under, hadolint_findings, nb2svc, python, tool_or_skip,
+    works,
+};
 
 /// What nb2svc should make of a corpus notebook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,28 +215,16 @@ fn check_python_compiles(svc: &Path, case: &str, failures: &mut Vec<String>) {
 }
 
 fn check_hadolint(dockerfile: &Path, case: &str, failures: &mut Vec<String>) {
-    let output = Command::new("hadolint").arg(dockerfile).output().unwrap();
-    if !output.status.success() {
-        failures.push(format!(
-            "{case}: hadolint: {}",
-            String::from_utf8_lossy(&output.stdout)
-        ));
+    if let Some(findings) = hadolint_findings(dockerfile) {
+        failures.push(format!("{case}: hadolint: {findings}"));
     }
 }
 
 /// `docker compose config` validates both compose files against the Compose specification.
 fn check_compose_config(svc: &Path, case: &str, failures: &mut Vec<String>) {
     for file in ["docker-compose.yaml", "docker-compose.prod.yaml"] {
-        let output = Command::new("docker")
-            .args(["compose", "-f", file, "config", "--quiet"])
-            .current_dir(svc)
-            .output()
-            .unwrap();
-        if !output.status.success() {
-            failures.push(format!(
-                "{case}: docker compose config {file}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
+        if let Some(findings) = compose_config_findings(svc, file) {
+            failures.push(format!("{case}: docker compose config {file}: {findings}"));
         }
     }
 }

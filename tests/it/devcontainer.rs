@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::support::{free_port, http, nb2svc, root, wait_for, works};
+use crate::support::{
+    free_port, hadolint_findings, http, nb2svc, output_text, root, wait_for, works,
+};
 
 /// The stand-in Jupyter image: JupyterLab on the stand-in Python, with the tfx image's launcher.
 const STANDIN_DOCKERFILE: &str = "FROM python:3.11-slim
@@ -181,15 +183,8 @@ fn devcontainer_writes_every_file_and_keeps_the_token() {
         stderr_of(&second)
     );
     if works("hadolint", &["--version"]) {
-        let lint = std::process::Command::new("hadolint")
-            .arg(path("Dockerfile"))
-            .output()
-            .unwrap();
-        assert!(
-            lint.status.success(),
-            "{}",
-            String::from_utf8_lossy(&lint.stdout)
-        );
+        let lint = hadolint_findings(&path("Dockerfile"));
+        assert!(lint.is_none(), "{lint:?}");
     }
     if works("docker", &["compose", "version"]) {
         let config = std::process::Command::new("docker")
@@ -279,14 +274,6 @@ fn docker_in(dir: &Path, args: &[&str], seconds: u64) -> Output {
         .expect("docker runs")
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// FNV-1a, to name the cached stand-in image after its files.
 fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf29ce484222325, |h, b| {
@@ -315,7 +302,7 @@ fn standin_image() -> String {
     assert!(
         build.status.success(),
         "building the stand-in Jupyter image:\n{}",
-        text(&build)
+        output_text(&build)
     );
     eprintln!("built {tag} in {:.1?}", started.elapsed());
     tag
@@ -340,9 +327,9 @@ impl Project {
             output.status.success(),
             "docker compose {} failed:\n{}",
             args.join(" "),
-            text(&output)
+            output_text(&output)
         );
-        text(&output)
+        output_text(&output)
     }
 }
 
@@ -499,9 +486,9 @@ fn dev_container_serves_jupyter_with_a_token_and_adds_what_the_image_lacks() {
     let before = execute_notebook(&project, service);
     assert!(!before.status.success());
     assert!(
-        text(&before).contains("ModuleNotFoundError: No module named 'tabulate'"),
+        output_text(&before).contains("ModuleNotFoundError: No module named 'tabulate'"),
         "{}",
-        text(&before)
+        output_text(&before)
     );
 
     // Now for the notebook itself: the probe names exactly tabulate, and the Dockerfile adds it.
@@ -522,15 +509,8 @@ fn dev_container_serves_jupyter_with_a_token_and_adds_what_the_image_lacks() {
         "{dockerfile}"
     );
     if works("hadolint", &["--version"]) {
-        let lint = std::process::Command::new("hadolint")
-            .arg(work.path().join("Dockerfile"))
-            .output()
-            .unwrap();
-        assert!(
-            lint.status.success(),
-            "{}",
-            String::from_utf8_lossy(&lint.stdout)
-        );
+        let lint = hadolint_findings(&work.path().join("Dockerfile"));
+        assert!(lint.is_none(), "{lint:?}");
     }
     project.compose_ok(&["config", "-q"], 60);
     let rebuild = Instant::now();
@@ -544,8 +524,12 @@ fn dev_container_serves_jupyter_with_a_token_and_adds_what_the_image_lacks() {
     );
     assert_eq!(again.0, 200, "{}", again.1);
     let after = execute_notebook(&project, service);
-    assert!(after.status.success(), "{}", text(&after));
-    assert!(text(&after).contains("penguin"), "{}", text(&after));
+    assert!(after.status.success(), "{}", output_text(&after));
+    assert!(
+        output_text(&after).contains("penguin"),
+        "{}",
+        output_text(&after)
+    );
     eprintln!(
         "dev container: stand-in image ready in {image_ready:.1?}, Jupyter answered {first_answer:.1?} after `up`, \
          rebuild with the Dockerfile and restart {rebuilt:.1?}, whole test {:.1?}",

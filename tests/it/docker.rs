@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{corpus, free_port, http, nb2svc, root, tool_or_skip, wait_for, works};
+use crate::support::{
+    compose_config_findings, corpus, free_port, hadolint_findings, http, nb2svc, output_text, root,
+    tool_or_skip, wait_for, works,
+};
 
 /// Numbers the compose projects of this process.
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -52,15 +55,6 @@ impl Builder {
     }
 }
 
-/// stdout and stderr of a finished command, in that order.
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// Runs `docker args...` (killed after `seconds`) and returns whether it succeeded and its output.
 fn docker(args: &[&str], seconds: u64) -> (bool, String) {
     let output = assert_cmd::Command::new("docker")
@@ -68,7 +62,7 @@ fn docker(args: &[&str], seconds: u64) -> (bool, String) {
         .timeout(Duration::from_secs(seconds))
         .output()
         .expect("docker runs");
-    (output.status.success(), text(&output))
+    (output.status.success(), output_text(&output))
 }
 
 /// `docker args...`, which must succeed; returns its stdout and stderr, trimmed.
@@ -145,7 +139,7 @@ impl Service {
         let started = Instant::now();
         let output = self.compose(file, builder, args, 600);
         let elapsed = started.elapsed();
-        let out = text(&output);
+        let out = output_text(&output);
         assert!(
             output.status.success(),
             "docker compose -f {file} {} failed after {elapsed:.1?}:\n{out}",
@@ -192,7 +186,7 @@ impl Service {
     }
 
     fn logs(&self, file: &str) -> String {
-        text(&self.compose(file, Builder::Classic, &["logs", "--no-color"], 60))
+        output_text(&self.compose(file, Builder::Classic, &["logs", "--no-color"], 60))
     }
 }
 
@@ -792,24 +786,13 @@ fn every_generated_dockerfile_passes_hadolint_and_every_compose_file_passes_conf
         }
         checked += 1;
         let shown = notebook.display();
-        let lint = std::process::Command::new("hadolint")
-            .args(["--no-color", "--format", "tty"])
-            .arg(out.path().join("Dockerfile"))
-            .output()
-            .unwrap();
-        if !lint.status.success() || !text(&lint).trim().is_empty() {
-            findings.push(format!("{shown} {extra:?}: hadolint:\n{}", text(&lint)));
+        if let Some(lint) = hadolint_findings(&out.path().join("Dockerfile")) {
+            findings.push(format!("{shown} {extra:?}: hadolint:\n{lint}"));
         }
         for file in [DEV, PROD] {
-            let config = std::process::Command::new("docker")
-                .args(["compose", "-f", file, "config", "--quiet"])
-                .current_dir(out.path())
-                .output()
-                .unwrap();
-            if !config.status.success() || !text(&config).trim().is_empty() {
+            if let Some(config) = compose_config_findings(out.path(), file) {
                 findings.push(format!(
-                    "{shown} {extra:?}: docker compose -f {file} config:\n{}",
-                    text(&config)
+                    "{shown} {extra:?}: docker compose -f {file} config:\n{config}"
                 ));
             }
         }

@@ -197,3 +197,35 @@ pub fn generate_into(
     }
     command.output().expect("nb2svc runs")
 }
+
+/// stdout and stderr of a finished command, in that order.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// hadolint's findings on a Dockerfile at its default rules, or `None` when it has none.
+pub fn hadolint_findings(dockerfile: &Path) -> Option<String> {
+    let lint = Command::new("hadolint")
+        .args(["--no-color", "--format", "tty"])
+        .arg(dockerfile)
+        .output()
+        .unwrap();
+    let findings = output_text(&lint);
+    (!lint.status.success() || !findings.trim().is_empty()).then_some(findings)
+}
+
+/// What `docker compose -f FILE config --quiet` says about a compose file in `dir`, or `None`
+/// when it accepts the file silently.
+pub fn compose_config_findings(dir: &Path, file: &str) -> Option<String> {
+    let config = Command::new("docker")
+        .args(["compose", "-f", file, "config", "--quiet"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let findings = output_text(&config);
+    (!config.status.success() || !findings.trim().is_empty()).then_some(findings)
+}
