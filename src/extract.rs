@@ -395,6 +395,12 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
     }
     let placeholder =
         |what: &str| format!("pass  # nb2svc: {what} `{}`", one_line.replace('\n', " "));
+    let installs = match escape.kind {
+        IpyEscapeKind::Magic | IpyEscapeKind::Shell | IpyEscapeKind::ShCap => {
+            install_specs(name, args)
+        }
+        _ => None,
+    };
     match escape.kind {
         IpyEscapeKind::Magic if STATEMENT_MAGICS.contains(&name) => {
             let statement = strip_magic_options(args);
@@ -409,13 +415,10 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
                 statement.to_string()
             }
         }
-        IpyEscapeKind::Magic | IpyEscapeKind::Shell | IpyEscapeKind::ShCap
-            if is_install(name, args) =>
-        {
-            let specs = install_specs(name, args);
-            for spec in &specs {
+        _ if installs.is_some() => {
+            for spec in installs.unwrap_or_default() {
                 out.magic_requirements.push(MagicRequirement {
-                    spec: spec.clone(),
+                    spec,
                     location: location.clone(),
                 });
             }
@@ -469,35 +472,25 @@ fn strip_magic_options(args: &str) -> &str {
     rest
 }
 
-/// Whether `name args` is a package install: pip, pip3, conda, mamba, `python -m pip`, uv pip.
-fn is_install(name: &str, args: &str) -> bool {
-    install_tool_args(name, args).is_some()
-}
-
-fn install_tool_args<'a>(name: &str, args: &'a str) -> Option<&'a str> {
+/// The requirement specs of a package install (`pip`, `pip3`, `conda`, `mamba`,
+/// `python -m pip`, `uv pip`), or `None` when `name args` is something else.
+fn install_specs(name: &str, args: &str) -> Option<Vec<String>> {
     let words: Vec<&str> = args.split_whitespace().collect();
-    let after = |skip: usize| -> Option<&'a str> {
-        let mut rest = args.trim_start();
-        for _ in 0..skip {
-            rest = rest
-                .split_once(char::is_whitespace)
-                .map_or("", |(_, r)| r)
-                .trim_start();
-        }
-        Some(rest)
+    let command_words = match (name, words.as_slice()) {
+        ("pip" | "pip3" | "conda" | "mamba", ["install", ..]) => 1,
+        ("python" | "python3", ["-m", "pip", "install", ..]) => 3,
+        ("uv", ["pip", "install", ..]) => 2,
+        _ => return None,
     };
-    match (name, words.as_slice()) {
-        ("pip" | "pip3" | "conda" | "mamba", ["install", ..]) => after(1),
-        ("python" | "python3", ["-m", "pip", "install", ..]) => after(3),
-        ("uv", ["pip", "install", ..]) => after(2),
-        _ => None,
+    let mut rest = args.trim_start();
+    for _ in 0..command_words {
+        rest = rest
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, r)| r)
+            .trim_start();
     }
-}
-
-fn install_specs(name: &str, args: &str) -> Vec<String> {
-    let rest = install_tool_args(name, args).unwrap_or("");
     let conda = matches!(name, "conda" | "mamba");
-    parse_pip_magic(&format!("install {rest}"))
+    let specs = parse_pip_magic(&format!("install {rest}"))
         .into_iter()
         .map(|spec| {
             if conda {
@@ -506,7 +499,8 @@ fn install_specs(name: &str, args: &str) -> Vec<String> {
                 spec.to_string()
             }
         })
-        .collect()
+        .collect();
+    Some(specs)
 }
 
 /// conda pins with one `=` (`numpy=1.24`) mean "1.24.*" to conda; pip spells that `==1.24.*`.
