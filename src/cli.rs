@@ -58,6 +58,16 @@ pub struct ConvertArgs {
     /// [default: 2, or 1 when the notebook trains at start].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: Option<u16>,
+    /// Ship this file or folder in the service's data folder too (repeatable): for what the
+    /// notebook reads through a path nb2svc cannot know before it runs. It must be inside the
+    /// project folder, and keeps its place there.
+    #[arg(long = "include", value_name = "PATH")]
+    pub includes: Vec<PathBuf>,
+    /// The notebook's project folder, which the service's data folder stands for: relative
+    /// paths that leave the notebook's folder through `..` are shipped when they stay inside it
+    /// [default: the git work tree that holds the notebook, else the notebook's folder].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Replace built-in templates with same-named files from this folder.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,

@@ -7,7 +7,7 @@
 //! name both. What this module does not do: decide what the code means (that is `python`)
 //! or where packages come from (that is `requirements`).
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, IpyEscapeKind, Stmt};
 use ruff_python_parser::{parse, Mode, ParseOptions};
@@ -325,16 +325,11 @@ fn clean_line_escapes(
     line_offset: usize,
     out: &mut Extraction,
 ) -> Result<String> {
-    let parsed = match parse(body, ParseOptions::from(Mode::Ipython)) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            let (line, column) = line_column(body, error.location.start().to_usize());
-            bail!(
-                "{cell}, line {}, column {column}: this is not valid Python (even with IPython syntax): {} (exclude the cell with a `skip` tag or a first-line `# nb2svc: skip`)",
-                line + line_offset,
-                error.error
-            );
-        }
+    let Ok(parsed) = parse(body, ParseOptions::from(Mode::Ipython)) else {
+        // Not Python even with IPython syntax (prose, Python 2): kept as it is, so that planning
+        // leaves it out with a warning naming cell, line and column, or refuses it when the
+        // service needs it or --strict is given.
+        return Ok(body.to_string());
     };
     let mut collector = EscapeCollector::default();
     if let Some(module) = parsed.syntax().as_module() {

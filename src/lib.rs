@@ -65,10 +65,8 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
             None
         }
     };
-    let options = options(args, path)?;
-    let folder = NotebookFolder {
-        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    };
+    let folder = workspace::project_of(path, args.root.as_deref())?;
+    let options = options(args, path, &folder)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -104,7 +102,7 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
 }
 
 /// Checks the raw flags once and turns them into planning options.
-fn options(args: &ConvertArgs, notebook: &Path) -> Result<Options> {
+fn options(args: &ConvertArgs, notebook: &Path, folder: &NotebookFolder) -> Result<Options> {
     names::check_image_reference(&args.base_image)?;
     let stem = notebook
         .file_stem()
@@ -124,6 +122,11 @@ fn options(args: &ConvertArgs, notebook: &Path) -> Result<Options> {
         train_at: args.train_at,
         workers: args.workers,
         strict: args.strict,
+        includes: args
+            .includes
+            .iter()
+            .map(|include| folder.relative_include(include))
+            .collect::<Result<_>>()?,
     })
 }
 

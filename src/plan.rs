@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod module;
 mod modules;
 pub mod paths;
+mod settings;
 pub mod training;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,7 +22,7 @@ use crate::diagnostics::{CellRef, Location, Warning};
 use crate::extract::{Dropped, ExtractedCell, Extraction};
 use crate::python::{self, ModuleFacts};
 use crate::requirements::{Merged, RequirementsSet};
-use crate::workspace::SourceFiles;
+use crate::workspace::{project_path, SourceFiles};
 pub use endpoints::Endpoint;
 
 /// Packages every generated service needs to serve.
@@ -49,13 +50,16 @@ pub struct Options {
     /// Worker processes asked for; `None` lets the plan choose.
     pub workers: Option<u16>,
     pub strict: bool,
+    /// Files and folders to ship besides those the analysis finds (`--include`), relative to
+    /// the notebook's folder and inside its project.
+    pub includes: Vec<String>,
 }
 
 /// A code cell as it goes into `app/notebook.py`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedCell {
     pub cell: CellRef,
-    /// Plain Python with literal paths resolved through the runtime.
+    /// Plain Python, as the notebook wrote it once notebook syntax is replaced.
     pub code: String,
     pub line_offset: usize,
     /// Why the cell counts as training, if it does.
@@ -68,9 +72,8 @@ pub struct PlannedCell {
 #[derive(Debug, Clone, Serialize)]
 pub struct Artifact {
     pub name: String,
-    /// Path under `data/`.
+    /// Path under `data/`: its place in the notebook's project.
     pub path: String,
-    pub env: String,
     pub serializer: &'static str,
     /// Where the notebook saves it, when it does.
     pub saved_at: Option<Location>,
@@ -80,14 +83,40 @@ pub struct Artifact {
     pub looks_like_model: bool,
 }
 
-/// A file copied from the notebook's folder into `data/`.
+/// A file copied from the notebook's project into `data/`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DataFile {
     /// Relative to the notebook's folder, as the notebook wrote it.
     pub source: String,
-    /// Path under `data/`.
+    /// Path under `data/`: its place in the project.
     pub path: String,
-    pub env: String,
+    /// Where the notebook reads it; `None` for a file shipped by `--include`.
+    pub read_at: Option<Location>,
+}
+
+/// A path the notebook builds that is only known when it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownPath {
+    pub location: Location,
+    /// The path expression as written.
+    pub written: String,
+    /// What the code does with it: `reads`, `writes`, `loads`, `saves an artifact at`.
+    pub access: &'static str,
+}
+
+/// An environment variable the notebook reads, and what the service does about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setting {
+    pub name: String,
+    /// The value the service uses when the variable is not set: the notebook's own default,
+    /// or one nb2svc gives a setting with no default that names a path the notebook writes.
+    pub default: Option<String>,
+    /// The default comes from nb2svc, not from the notebook.
+    pub default_from_nb2svc: bool,
+    /// No default at all: the service refuses to start without it.
+    pub required: bool,
+    /// Where the notebook first reads it.
+    pub location: Location,
 }
 
 /// A Python file shipped in `app/` because the notebook imports it.
@@ -112,20 +141,13 @@ pub enum ModuleOrigin {
     Copied { source: String },
 }
 
-/// A relative path the notebook uses, and where the service finds it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PathUse {
-    pub literal: String,
-    pub path: String,
-    pub env: String,
-    pub location: Location,
-}
-
 /// Everything rendering needs, and everything the report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServicePlan {
     pub name: String,
     pub notebook_file: String,
+    /// The notebook's folder inside its project (and so inside `data/`); empty at the top.
+    pub notebook_subdir: String,
     pub host_port: u16,
     pub container_port: u16,
     pub base_image: String,
@@ -142,13 +164,20 @@ pub struct ServicePlan {
     pub artifacts: Vec<Artifact>,
     /// The model `POST /predict` answers with, when the service serves saved models.
     pub default_model: Option<String>,
+    /// The notebook saves artifacts: the service loads what the runtime recorded as it ran.
+    pub saves_artifacts: bool,
     pub data_files: Vec<DataFile>,
-    /// Data files the notebook reads that were not next to it: they belong under `data/`.
+    /// Data files the notebook reads that are not in its project (paths under `data/`).
     pub missing_data: Vec<String>,
-    /// Files `%%writefile` creates that are not Python modules; they go to `data/`.
+    /// Paths only known when the notebook runs.
+    pub unknown_paths: Vec<UnknownPath>,
+    /// Files `%%writefile` creates that are not Python modules: (path under `data/`, text).
     pub written_data: Vec<(String, String)>,
     pub modules: Vec<LocalModule>,
-    pub paths: Vec<PathUse>,
+    /// Environment variables the notebook reads.
+    pub settings: Vec<Setting>,
+    /// Cells left out because they are not valid Python, with the reason.
+    pub unparsed_cells: Vec<(CellRef, String)>,
     pub requirements: Merged,
     pub dropped: Vec<Dropped>,
     pub skipped_cells: Vec<CellRef>,
@@ -169,23 +198,31 @@ pub fn plan(
 ) -> Result<ServicePlan> {
     let mut warnings = extraction.warnings.clone();
     let mut extraction = extraction;
-    let facts = analyze_cells(&extraction.cells)?;
+    let mut analysis = analyze_cells(&mut extraction.cells, options.strict, &mut warnings)?;
+    let facts = std::mem::take(&mut analysis.facts);
     let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
 
     let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
     let requirements =
         modules::merge_requirements(&extraction, &facts, requirements_file, &modules, options)?;
 
+    let kept = |_cell: usize, _offset: usize| true;
     let path_plan = artifacts::plan_paths(
         &extraction.cells,
         &facts,
-        files,
-        &written_data,
+        &artifacts::PathInputs {
+            files,
+            written_data: &written_data,
+            includes: &options.includes,
+            kept: &kept,
+        },
         &mut warnings,
     );
+    let settings = settings::plan_settings(&extraction.cells, &facts, &mut warnings);
     let training = training::training_cells(&extraction.cells, &facts);
 
     let endpoints = plan_endpoints(&extraction.cells, &facts, options, &mut warnings)?;
+    analysis.check_unparsed_needs(&facts, &endpoints_and_cells_needs(&facts))?;
     let trains = training.any();
     let mut train_at = options.train_at;
     if !endpoints.is_empty() && train_at == TrainAt::Build && trains {
@@ -198,15 +235,16 @@ pub fn plan(
             train_at = TrainAt::Start;
         }
     }
-    let (artifacts, default_model) = if endpoints.is_empty() {
+    let (artifacts, default_model, saves_artifacts) = if endpoints.is_empty() {
         (
             path_plan.artifacts.clone(),
             artifacts::default_model(&path_plan.artifacts),
+            path_plan.saves_artifacts,
         )
     } else {
-        (Vec::new(), None)
+        (Vec::new(), None, false)
     };
-    if endpoints.is_empty() && artifacts.is_empty() {
+    if endpoints.is_empty() && artifacts.is_empty() && !saves_artifacts {
         warnings.push(Warning::general(
             "nothing to serve: the notebook defines no `predict` function and saves no model; mark a function with `# nb2svc: endpoint` or pass --endpoint NAME",
         ));
@@ -229,13 +267,7 @@ pub fn plan(
     let train_in_build = train_at == TrainAt::Build && trains;
     // Wrapping training cells matters only where the service imports the notebook and must not retrain.
     let wrap_training = imports_notebook && train_at == TrainAt::Build;
-    let cells = module::planned_cells(
-        &extraction.cells,
-        &facts,
-        &training.reasons,
-        &path_plan.rewrites,
-        wrap_training,
-    );
+    let cells = module::planned_cells(&extraction.cells, &training.reasons, wrap_training);
     let needs_ipython_shims = ["display", "get_ipython"]
         .into_iter()
         .filter(|name| {
@@ -244,6 +276,11 @@ pub fn plan(
         })
         .map(str::to_string)
         .collect();
+    let subdir = files.notebook_subdir();
+    let written_data = written_data
+        .into_iter()
+        .filter_map(|(path, text)| Some((project_path(subdir, &path)?, text)))
+        .collect();
 
     warnings.extend(requirements.warnings.iter().cloned());
     warnings.sort();
@@ -251,6 +288,7 @@ pub fn plan(
     Ok(ServicePlan {
         name: options.service_name.clone(),
         notebook_file: notebook_file.to_string(),
+        notebook_subdir: subdir.to_string(),
         host_port: options.host_port,
         container_port: options.container_port,
         base_image: options.base_image.clone(),
@@ -262,39 +300,168 @@ pub fn plan(
         endpoints,
         artifacts,
         default_model,
+        saves_artifacts,
         data_files: path_plan.data_files,
         missing_data: path_plan.missing_data,
+        unknown_paths: path_plan.unknown,
         written_data,
         modules,
-        paths: path_plan.uses,
+        settings,
         requirements,
         dropped: extraction.dropped,
         skipped_cells: extraction.skipped_cells,
+        unparsed_cells: analysis.unparsed,
         needs_ipython_shims,
         future_imports,
         warnings,
     })
 }
 
-/// Parses every cleaned cell; a cell that is not valid Python is an error naming cell and line.
-/// Import aliases carry from cell to cell, as they do when the notebook runs.
-fn analyze_cells(cells: &[ExtractedCell]) -> Result<Vec<ModuleFacts>> {
-    let mut aliases = BTreeMap::new();
-    let mut all = Vec::with_capacity(cells.len());
-    for cell in cells {
-        let facts = python::analyze_with(&cell.code, &aliases).map_err(|error| {
-            anyhow::anyhow!(
-                "{}, line {}, column {}: not valid Python 3 after removing notebook syntax: {} (exclude the cell with a `skip` tag or a first-line `# nb2svc: skip`)",
-                cell.cell,
-                error.line + cell.line_offset,
-                error.column,
-                error.message
-            )
-        })?;
-        aliases = facts.aliases.clone();
-        all.push(facts);
+/// How many levels of helper functions calling helper functions pass their paths on.
+const MAX_HELPER_DEPTH: usize = 3;
+
+/// Analyzes every cell in order, each inheriting what the ones before it leave.
+fn analyze_pass(
+    cells: &[ExtractedCell],
+    parameters: &python::values::ParameterValues,
+) -> Vec<Result<ModuleFacts, python::SyntaxError>> {
+    let mut inherited = python::Inherited {
+        parameters: parameters.clone(),
+        ..python::Inherited::default()
+    };
+    cells
+        .iter()
+        .map(|cell| {
+            let result = python::analyze_with(&cell.code, &inherited);
+            if let Ok(facts) = &result {
+                inherited = python::Inherited::after(facts, parameters);
+            }
+            result
+        })
+        .collect()
+}
+
+/// What the notebook's functions are called with, from every call site of every cell.
+fn parameter_values(
+    results: &[Result<ModuleFacts, python::SyntaxError>],
+) -> python::values::ParameterValues {
+    let facts = results.iter().flatten();
+    let params: BTreeMap<String, Vec<String>> = facts
+        .clone()
+        .flat_map(|f| f.functions.iter())
+        .map(|function| {
+            let positional = function
+                .params
+                .iter()
+                .filter(|p| matches!(p.kind, python::ParamKind::PositionalOnly | python::ParamKind::Regular))
+                .map(|p| p.name.clone())
+                .collect();
+            (function.name.clone(), positional)
+        })
+        .collect();
+    let sites: Vec<python::values::CallSite> =
+        facts.flat_map(|f| f.call_sites.iter().cloned()).collect();
+    python::values::parameter_values(&sites, &params)
+}
+
+/// Every module-level name the cells read.
+fn endpoints_and_cells_needs(facts: &[ModuleFacts]) -> BTreeSet<String> {
+    facts
+        .iter()
+        .flat_map(|f| f.loaded_names.iter().cloned())
+        .collect()
+}
+
+/// The cells' facts, and the cells left out because they are not valid Python.
+struct Analysis {
+    facts: Vec<ModuleFacts>,
+    unparsed: Vec<(CellRef, String)>,
+    /// The text of each unparsed cell, to tell whether it could define a name others need.
+    unparsed_text: Vec<(CellRef, String)>,
+}
+
+impl Analysis {
+    /// A cell left out for its syntax must not be one the service needs: if a name the other
+    /// cells read is bound by no parsed cell and appears in a left-out cell, that cell probably
+    /// defined it (a heuristic: the cell cannot be parsed to know for sure), and it is an error.
+    fn check_unparsed_needs(&self, facts: &[ModuleFacts], needed: &BTreeSet<String>) -> Result<()> {
+        if self.unparsed.is_empty() {
+            return Ok(());
+        }
+        let bound: BTreeSet<&String> = facts.iter().flat_map(|f| f.bound_names.iter()).collect();
+        for name in needed.iter().filter(|n| !bound.contains(n)) {
+            for ((cell, reason), (_, text)) in self.unparsed.iter().zip(&self.unparsed_text) {
+                if python::mentions_identifier(text, name) {
+                    bail!(
+                        "{reason}; the service needs `{name}`, which only this cell could define: fix the cell, or exclude it with a `skip` tag and define `{name}` elsewhere ({cell})"
+                    );
+                }
+            }
+        }
+        Ok(())
     }
-    Ok(all)
+}
+
+/// Parses every cleaned cell. A cell that is not valid Python (prose, Python 2 `print x`) is
+/// left out with a warning naming cell, line and column, as Jupyter would run the others;
+/// with `strict` it is an error. Import aliases and known values carry from cell to cell, as
+/// they do when the notebook runs.
+fn analyze_cells(
+    cells: &mut [ExtractedCell],
+    strict: bool,
+    warnings: &mut Vec<Warning>,
+) -> Result<Analysis> {
+    let mut parameters = python::values::ParameterValues::new();
+    let mut results = analyze_pass(cells, &parameters);
+    // More looks once the call sites are known, so a helper `def save(obj, path)` knows the
+    // paths it is called with; each look reaches one more level of helpers calling helpers.
+    for _ in 0..MAX_HELPER_DEPTH {
+        let called_with = parameter_values(&results);
+        if called_with == parameters {
+            break;
+        }
+        parameters = called_with;
+        results = analyze_pass(cells, &parameters);
+    }
+    let mut analysis = Analysis {
+        facts: Vec::with_capacity(cells.len()),
+        unparsed: Vec::new(),
+        unparsed_text: Vec::new(),
+    };
+    let mut previous = python::Inherited::default();
+    for (cell, result) in cells.iter_mut().zip(results) {
+        match result {
+            Ok(facts) => {
+                previous = python::Inherited::after(&facts, &parameters);
+                analysis.facts.push(facts);
+            }
+            Err(error) => {
+                let reason = format!(
+                    "{}, line {}, column {}: not valid Python 3 after removing notebook syntax: {}",
+                    cell.cell,
+                    error.line + cell.line_offset,
+                    error.column,
+                    error.message
+                );
+                if strict {
+                    bail!("{reason} (--strict; exclude the cell with a `skip` tag or a first-line `# nb2svc: skip`)");
+                }
+                warnings.push(Warning::general(format!(
+                    "{reason}: the cell is left out (--strict makes this an error)"
+                )));
+                analysis.unparsed_text.push((cell.cell.clone(), cell.code.clone()));
+                analysis.unparsed.push((cell.cell.clone(), reason));
+                // The cell stays in notebook.py as comments, so line numbers still map.
+                cell.code = module::commented_out(&cell.code, "not valid Python");
+                analysis.facts.push(ModuleFacts {
+                    aliases: previous.aliases.clone(),
+                    bindings: previous.bindings.clone(),
+                    ..ModuleFacts::default()
+                });
+            }
+        }
+    }
+    Ok(analysis)
 }
 
 /// The functions to serve: `--endpoint` names, then directives, else a top-level `predict`.

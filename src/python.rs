@@ -16,6 +16,7 @@ mod indent;
 mod paths;
 mod rules;
 mod scope;
+pub mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -78,6 +79,33 @@ pub struct ModuleFacts {
     /// Import aliases in force after this cell (bound name → dotted module or object), the
     /// earlier cells' included: `jl` → `joblib`, `dump` → `joblib.dump`.
     pub aliases: BTreeMap<String, String>,
+    /// Module-level names with values known after this cell, the earlier cells' included.
+    pub bindings: values::Bindings,
+    /// Environment variables the cell reads (`os.getenv`, `os.environ.get`, `os.environ[...]`).
+    pub settings: Vec<values::SettingRead>,
+    /// Calls of plain names with their arguments' values, anywhere in the cell.
+    pub call_sites: Vec<values::CallSite>,
+}
+
+/// What a cell inherits from the cells before it.
+#[derive(Debug, Clone, Default)]
+pub struct Inherited {
+    pub aliases: BTreeMap<String, String>,
+    pub bindings: values::Bindings,
+    /// What the notebook's functions are called with, over the whole notebook (known after a
+    /// first look at every cell; empty on the first).
+    pub parameters: values::ParameterValues,
+}
+
+impl Inherited {
+    /// What the cell after `facts` inherits.
+    pub fn after(facts: &ModuleFacts, parameters: &values::ParameterValues) -> Inherited {
+        Inherited {
+            aliases: facts.aliases.clone(),
+            bindings: facts.bindings.clone(),
+            parameters: parameters.clone(),
+        }
+    }
 }
 
 /// One imported module.
@@ -184,13 +212,18 @@ pub enum Serializer {
     Other,
 }
 
-/// A call that receives a literal path.
+/// A call that receives a file path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PathCall {
     /// The callee as written: `joblib.dump`, `pd.read_csv`, `open`, `df.to_pickle`.
     pub function: String,
-    /// The path's value (joined for `os.path.join` of literals).
+    /// The path's value when it has exactly one known value, else empty.
     pub path: String,
+    /// Every value the path can take, when all are known (a loop over three names gives three);
+    /// empty when the path is only known once the notebook runs.
+    pub values: Vec<String>,
+    /// The path argument's source text, for messages.
+    pub written: String,
     /// What the call does with the path.
     pub access: PathAccess,
     /// The library that (de)serializes the file, when known.
@@ -201,9 +234,10 @@ pub struct PathCall {
     pub target: Option<String>,
     /// 1-based line of the path literal.
     pub line: usize,
-    /// Byte offset in the cell source where the literal starts (prefix and quotes included).
+    /// Byte offset in the cell source where the path argument starts (prefix and quotes
+    /// included for a literal).
     pub literal_start: usize,
-    /// Byte offset just past the literal. For `os.path.join(...)` the range covers the call.
+    /// Byte offset just past the path argument.
     pub literal_end: usize,
 }
 
@@ -211,30 +245,48 @@ pub struct PathCall {
 ///
 /// Fails with the parser's first error when the cell is not valid Python 3.
 pub fn analyze(source: &str) -> Result<ModuleFacts, SyntaxError> {
-    analyze_with(source, &BTreeMap::new())
+    analyze_with(source, &Inherited::default())
 }
 
-/// Like [`analyze`], for a cell that follows others: `aliases` are the import aliases in force
-/// after the earlier cells ([`ModuleFacts::aliases`] of the previous cell).
-pub fn analyze_with(
-    source: &str,
-    aliases: &BTreeMap<String, String>,
-) -> Result<ModuleFacts, SyntaxError> {
+/// Like [`analyze`], for a cell that follows others: `inherited` holds the import aliases and
+/// known values in force after the earlier cells ([`Inherited::after`] the previous cell).
+pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, SyntaxError> {
     let parsed = parse_module(source).map_err(|err| syntax_error(source, &err))?;
     let lines = LineIndex::new(source);
     let body = &parsed.syntax().body;
     let names = scope::resolve(body);
     let (trains, fitted_names) = facts::trains(body);
-    let (path_calls, aliases) = paths::find(body, source, &lines, aliases);
+    let found = paths::find(
+        body,
+        source,
+        &lines,
+        &inherited.aliases,
+        &inherited.bindings,
+        &inherited.parameters,
+    );
     Ok(ModuleFacts {
         imports: facts::imports(body, &lines),
         functions: facts::functions(body, source, &lines, &names.function_globals),
-        path_calls,
-        aliases,
+        path_calls: found.calls,
+        aliases: found.aliases,
+        bindings: found.bindings,
+        settings: found.settings,
+        call_sites: found.call_sites,
         bound_names: names.bound,
         loaded_names: names.loaded,
         trains,
         fitted_names,
+    })
+}
+
+/// Whether `name` appears in `text` as a whole identifier (not inside a longer one). For text
+/// that does not parse, where names cannot be resolved.
+pub fn mentions_identifier(text: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
     })
 }
 

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tera::Tera;
 
-use crate::plan::{Artifact, Endpoint, ModuleOrigin, PathUse, PlannedCell, ServicePlan, TrainAt};
+use crate::plan::{Artifact, Endpoint, ModuleOrigin, PlannedCell, ServicePlan, TrainAt};
 use crate::requirements::{self, Origin};
 
 /// The built-in templates: (name, text). The name is also the file name an override uses.
@@ -120,6 +120,15 @@ struct CellView<'a> {
     training: Option<&'a str>,
 }
 
+/// A README row for an environment variable the notebook reads.
+#[derive(Serialize)]
+struct SettingView {
+    name: String,
+    /// What the service uses when it is unset, for people.
+    default: String,
+    meaning: String,
+}
+
 /// An endpoint with its curl body quoted for a POSIX shell.
 #[derive(Serialize)]
 struct EndpointView<'a> {
@@ -155,16 +164,37 @@ pub struct ServiceView<'a> {
     has_training: bool,
     wraps_training: bool,
     imports_notebook: bool,
-    /// Data files the notebook reads that were not found next to it.
+    /// The notebook's folder inside `data/` (`data` or `data/SUBDIR`), for people.
+    notebook_folder: String,
+    /// The notebook's folder relative to `data/` (empty at the top), for the runtime.
+    notebook_subdir: &'a str,
+    /// Data files the notebook reads that are not in its project (paths under `data/`).
     missing_data: Vec<&'a str>,
+    /// Sentences about paths only known when the notebook runs.
+    unknown_paths: Vec<String>,
     cells: Vec<CellView<'a>>,
     shims: &'a [String],
     /// `from __future__` lines that must open `notebook.py`.
     future_imports: &'a [String],
     endpoints: Vec<EndpointView<'a>>,
     artifacts: &'a [Artifact],
+    /// Artifacts the notebook only loads, shipped in `data/` and loaded by `main.py`.
+    shipped_artifacts: Vec<&'a Artifact>,
+    /// The notebook saves artifacts: the service loads what the runtime recorded.
+    saves_artifacts: bool,
+    /// The service serves saved models: `/models` and the prediction routes.
+    serves_models: bool,
     default_model: Option<&'a str>,
-    path_vars: Vec<&'a PathUse>,
+    /// Environment variables the notebook reads: README rows.
+    settings: Vec<SettingView>,
+    /// `NAME: value` pairs for the compose files' `environment:`, values JSON-encoded.
+    compose_settings: Vec<(String, String)>,
+    /// Python dict literal of defaults nb2svc gives settings the notebook reads with none.
+    setting_defaults: String,
+    /// Python dict literal of required settings and where each is read.
+    required_settings: String,
+    /// Cells left out because they are not valid Python.
+    unparsed: Vec<String>,
     /// Human sentences for the README.
     dropped: Vec<String>,
     skipped: Vec<String>,
@@ -250,10 +280,62 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         .collect::<Vec<_>>()
         .join(" ");
     let cells = plan.cells.iter().map(cell_view).collect();
-    let mut path_vars: BTreeMap<&str, &PathUse> = BTreeMap::new();
-    for path in &plan.paths {
-        path_vars.entry(path.env.as_str()).or_insert(path);
-    }
+    let python_dict = |pairs: Vec<(String, String)>| {
+        let map: BTreeMap<String, String> = pairs.into_iter().collect();
+        // JSON objects of strings are Python dict literals.
+        serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+    };
+    let setting_defaults = python_dict(
+        plan.settings
+            .iter()
+            .filter(|s| s.default_from_nb2svc)
+            .filter_map(|s| Some((s.name.clone(), s.default.clone()?)))
+            .collect(),
+    );
+    let required_settings = python_dict(
+        plan.settings
+            .iter()
+            .filter(|s| s.required)
+            .map(|s| (s.name.clone(), s.location.to_string()))
+            .collect(),
+    );
+    let compose_settings = plan
+        .settings
+        .iter()
+        .filter_map(|s| {
+            let value = s.default.as_deref()?;
+            Some((
+                serde_json::to_string(&s.name).ok()?,
+                serde_json::to_string(value).ok()?,
+            ))
+        })
+        .collect();
+    let settings = plan
+        .settings
+        .iter()
+        .map(|s| SettingView {
+            name: s.name.clone(),
+            default: match (&s.default, s.required) {
+                (Some(value), _) => format!("`{value}`"),
+                (None, true) => "none: required".into(),
+                (None, false) => "none (`None` in the code)".into(),
+            },
+            meaning: format!(
+                "Read by the notebook in {}{}.",
+                s.location,
+                if s.default_from_nb2svc {
+                    "; it names a path the notebook writes, so nb2svc gives it a default (a folder in the notebook's folder)"
+                } else {
+                    ""
+                }
+            ),
+        })
+        .collect();
+    let shipped_artifacts: Vec<&Artifact> = plan
+        .artifacts
+        .iter()
+        .filter(|a| a.shipped_from.is_some())
+        .collect();
     let added_requirements = plan
         .requirements
         .missing
@@ -295,7 +377,18 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             || plan.artifacts.iter().any(|a| a.saved_at.is_some()),
         wraps_training: plan.cells.iter().any(|c| c.wrapped),
         imports_notebook: plan.imports_notebook,
+        notebook_folder: if plan.notebook_subdir.is_empty() {
+            "data".into()
+        } else {
+            format!("data/{}", plan.notebook_subdir)
+        },
+        notebook_subdir: &plan.notebook_subdir,
         missing_data: plan.missing_data.iter().map(String::as_str).collect(),
+        unknown_paths: plan
+            .unknown_paths
+            .iter()
+            .map(|u| format!("{}: {} `{}`", u.location, u.access, u.written.replace('\n', " ")))
+            .collect(),
         cells,
         shims: &plan.needs_ipython_shims,
         future_imports: &plan.future_imports,
@@ -308,8 +401,19 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             })
             .collect(),
         artifacts: &plan.artifacts,
+        serves_models: plan.saves_artifacts || !shipped_artifacts.is_empty(),
+        shipped_artifacts,
+        saves_artifacts: plan.saves_artifacts,
         default_model: plan.default_model.as_deref(),
-        path_vars: path_vars.into_values().collect(),
+        settings,
+        compose_settings,
+        setting_defaults,
+        required_settings,
+        unparsed: plan
+            .unparsed_cells
+            .iter()
+            .map(|(_, reason)| reason.clone())
+            .collect(),
         dropped: plan
             .dropped
             .iter()

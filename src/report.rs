@@ -35,15 +35,14 @@ pub fn human(
         "GET /ready".into(),
         "GET /docs".into(),
     ];
-    if let Some(model) = &plan.default_model {
+    let serves_models = plan.saves_artifacts || plan.artifacts.iter().any(|a| a.shipped_from.is_some());
+    if serves_models {
         routes.push("GET /models".into());
-        routes.push(format!("POST /predict ({model})"));
-        routes.extend(
-            plan.artifacts
-                .iter()
-                .filter(|a| a.looks_like_model)
-                .map(|a| format!("POST /predict/{}", a.name)),
-        );
+        routes.push(match &plan.default_model {
+            Some(model) => format!("POST /predict ({model})"),
+            None => "POST /predict".into(),
+        });
+        routes.push("POST /predict/NAME for each saved model".into());
     }
     routes.extend(
         plan.endpoints
@@ -62,6 +61,24 @@ pub fn human(
             "  artifact      data/{} ({}, {source})",
             artifact.path, artifact.serializer
         )?;
+    }
+    for unknown in &plan.unknown_paths {
+        writeln!(
+            w,
+            "  at run time   {}: {} `{}` (known when the notebook runs{})",
+            unknown.location,
+            unknown.access,
+            unknown.written.replace('\n', " "),
+            if unknown.access == "reads" { "; --include ships a file it needs" } else { "" }
+        )?;
+    }
+    for setting in &plan.settings {
+        let default = match (&setting.default, setting.required) {
+            (Some(value), _) => format!("default {value:?}"),
+            (None, true) => "required".into(),
+            (None, false) => "no default".into(),
+        };
+        writeln!(w, "  setting       {} ({default}; {})", setting.name, setting.location)?;
     }
     let training = match (plan.train_in_build, plan.train_at, plan.imports_notebook) {
         (true, _, _) => "during the image build",

@@ -1,16 +1,30 @@
-//! The files next to the notebook: data it reads, artifacts it loads, modules it imports.
+//! The files of the notebook's project: data it reads, artifacts it loads, modules it imports.
 //!
-//! Planning asks questions about the notebook's folder through [`SourceFiles`], so it can be
-//! tested in memory; [`NotebookFolder`] answers them from the disk.
+//! The project is a folder (by default the git work tree that holds the notebook, else the
+//! notebook's own folder) with the notebook somewhere inside it. The service's `data/` folder
+//! stands for that project folder, so a read through `..` that stays inside it keeps its place.
+//! Planning asks questions about it through [`SourceFiles`], so it can be tested in memory;
+//! [`NotebookFolder`] answers them from the disk.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// What planning may ask about the notebook's folder. Paths are relative to that folder.
+use anyhow::{Context, Result};
+
+/// What planning may ask about the notebook's project. Paths are relative to the notebook's
+/// folder, as the notebook's code writes them.
 pub trait SourceFiles {
+    /// The notebook's folder relative to the project folder, `/`-separated; empty when the
+    /// notebook sits at the top of the project.
+    fn notebook_subdir(&self) -> &str;
     /// Whether a regular file exists at `relative`.
     fn exists(&self, relative: &str) -> bool;
+    /// Whether a folder exists at `relative`.
+    fn is_dir(&self, relative: &str) -> bool;
+    /// The regular files under the folder `relative` (recursively, hidden entries and caches
+    /// left out), relative to the notebook's folder, sorted.
+    fn files_in(&self, relative: &str) -> Vec<String>;
     /// The text of a file, if it exists and is UTF-8.
     fn read_text(&self, relative: &str) -> Option<String>;
     /// The `.py` files that make up top-level module `name`, if the folder has it: `name.py`,
@@ -18,21 +32,121 @@ pub trait SourceFiles {
     fn python_module(&self, name: &str) -> Vec<String>;
 }
 
-/// The notebook's folder on disk.
+/// Where `relative` (a path as the notebook's code writes it, from the notebook's folder) is in
+/// the project: `/`-separated, relative to the project folder. `None` when it is absolute,
+/// remote, or leaves the project through `..`.
+pub fn project_path(subdir: &str, relative: &str) -> Option<String> {
+    if relative.starts_with('/') || relative.starts_with('~') || relative.contains("://") {
+        return None;
+    }
+    let mut parts: Vec<&str> = subdir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in relative.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The notebook's folder on disk, inside its project folder.
 pub struct NotebookFolder {
     pub dir: PathBuf,
+    /// The notebook's folder relative to the project folder (empty when they are the same).
+    pub subdir: String,
 }
+
+/// At most this many files are shipped from one folder the notebook reads as a whole: a data
+/// set, not a home directory.
+const MAX_FOLDER_FILES: usize = 2000;
 
 impl NotebookFolder {
     /// Where `relative` is on disk.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
     }
+
+    /// The project folder on disk.
+    fn root(&self) -> PathBuf {
+        let depth = self.subdir.split('/').filter(|p| !p.is_empty()).count();
+        let mut root = self.dir.clone();
+        for _ in 0..depth {
+            root.pop();
+        }
+        root
+    }
+
+    /// An `--include` path (relative to the current folder, or absolute) as the notebook's
+    /// code would write it: relative to the notebook's folder. It must exist and lie inside
+    /// the project.
+    pub fn relative_include(&self, include: &Path) -> Result<String> {
+        let shown = include.display();
+        let full = fs::canonicalize(include)
+            .with_context(|| format!("--include {shown}: no such file or folder"))?;
+        let root = fs::canonicalize(self.root())
+            .with_context(|| format!("reading the project folder {}", self.root().display()))?;
+        let inside = full.strip_prefix(&root).map_err(|_| {
+            anyhow::anyhow!(
+                "--include {shown} is outside the notebook's project folder {}: nothing outside it is shipped (pass --root to widen the project)",
+                root.display()
+            )
+        })?;
+        let depth = self.subdir.split('/').filter(|p| !p.is_empty()).count();
+        let mut relative = "../".repeat(depth);
+        relative.push_str(&inside.to_string_lossy().replace('\\', "/"));
+        Ok(relative)
+    }
+}
+
+/// The notebook's folder and its project folder: `root` when given, else the git work tree
+/// that holds the notebook (the nearest folder with a `.git`), else the notebook's folder.
+pub fn project_of(notebook: &Path, root: Option<&Path>) -> Result<NotebookFolder> {
+    let dir = notebook.parent().map(Path::to_path_buf).unwrap_or_default();
+    let absolute = fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir })
+        .with_context(|| format!("reading the notebook's folder {}", dir.display()))?;
+    let root = match root {
+        Some(root) => fs::canonicalize(root)
+            .with_context(|| format!("--root {}: no such folder", root.display()))?,
+        None => absolute
+            .ancestors()
+            .find(|folder| folder.join(".git").exists())
+            .map_or_else(|| absolute.clone(), Path::to_path_buf),
+    };
+    let inside = absolute.strip_prefix(&root).map_err(|_| {
+        anyhow::anyhow!(
+            "--root {} does not hold the notebook's folder {}",
+            root.display(),
+            absolute.display()
+        )
+    })?;
+    Ok(NotebookFolder {
+        dir,
+        subdir: inside.to_string_lossy().replace('\\', "/"),
+    })
 }
 
 impl SourceFiles for NotebookFolder {
+    fn notebook_subdir(&self) -> &str {
+        &self.subdir
+    }
+
     fn exists(&self, relative: &str) -> bool {
         self.path(relative).is_file()
+    }
+
+    fn is_dir(&self, relative: &str) -> bool {
+        self.path(relative).is_dir()
+    }
+
+    fn files_in(&self, relative: &str) -> Vec<String> {
+        let mut files = Vec::new();
+        collect_files(&self.dir, Path::new(relative), &mut files, 0, &|_| true);
+        files.truncate(MAX_FOLDER_FILES);
+        files.sort();
+        files
     }
 
     fn read_text(&self, relative: &str) -> Option<String> {
@@ -45,18 +159,26 @@ impl SourceFiles for NotebookFolder {
             return vec![single];
         }
         let mut files = Vec::new();
-        collect_python_files(&self.dir, Path::new(name), &mut files, 0);
+        let python = |path: &Path| path.extension().is_some_and(|e| e == "py");
+        collect_files(&self.dir, Path::new(name), &mut files, 0, &python);
         files.sort();
         files
     }
 }
 
-/// Walks a package folder for `.py` files; depth-limited so a symlink loop cannot trap it.
-fn collect_python_files(root: &Path, relative: &Path, files: &mut Vec<String>, depth: usize) {
+/// Walks a folder for the files `keep` accepts, hidden entries and `__pycache__` left out;
+/// depth- and count-limited so a symlink loop or a huge tree cannot trap it.
+fn collect_files(
+    root: &Path,
+    relative: &Path,
+    files: &mut Vec<String>,
+    depth: usize,
+    keep: &dyn Fn(&Path) -> bool,
+) {
     let Ok(entries) = fs::read_dir(root.join(relative)) else {
         return;
     };
-    if depth > 8 {
+    if depth > 8 || files.len() > MAX_FOLDER_FILES {
         return;
     }
     for entry in entries.flatten() {
@@ -65,9 +187,12 @@ fn collect_python_files(root: &Path, relative: &Path, files: &mut Vec<String>, d
         let Ok(kind) = entry.file_type() else {
             continue;
         };
-        if kind.is_dir() && name != "__pycache__" && !name.to_string_lossy().starts_with('.') {
-            collect_python_files(root, &child, files, depth + 1);
-        } else if kind.is_file() && child.extension().is_some_and(|e| e == "py") {
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if kind.is_dir() && name != "__pycache__" {
+            collect_files(root, &child, files, depth + 1, keep);
+        } else if kind.is_file() && keep(&child) {
             files.push(child.to_string_lossy().replace('\\', "/"));
         }
     }
@@ -91,8 +216,25 @@ impl MemoryFolder {
 }
 
 impl SourceFiles for MemoryFolder {
+    fn notebook_subdir(&self) -> &str {
+        ""
+    }
+
     fn exists(&self, relative: &str) -> bool {
         self.files.contains_key(relative.trim_start_matches("./"))
+    }
+
+    fn is_dir(&self, relative: &str) -> bool {
+        !self.files_in(relative).is_empty()
+    }
+
+    fn files_in(&self, relative: &str) -> Vec<String> {
+        let prefix = format!("{}/", relative.trim_start_matches("./").trim_end_matches('/'));
+        self.files
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect()
     }
 
     fn read_text(&self, relative: &str) -> Option<String> {
@@ -110,5 +252,23 @@ impl SourceFiles for MemoryFolder {
             .filter(|k| k.starts_with(&prefix) && k.ends_with(".py"))
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::project_path;
+
+    #[test]
+    fn project_paths_resolve_from_the_notebooks_folder() {
+        assert_eq!(project_path("", "data/x.csv").as_deref(), Some("data/x.csv"));
+        assert_eq!(project_path("", "./a/../b.csv").as_deref(), Some("b.csv"));
+        assert_eq!(project_path("notebooks", "../data/x.csv").as_deref(), Some("data/x.csv"));
+        assert_eq!(project_path("a/b", "../../x").as_deref(), Some("x"));
+        assert_eq!(project_path("", "../x.csv"), None);
+        assert_eq!(project_path("a", "../../x.csv"), None);
+        assert_eq!(project_path("", "/etc/passwd"), None);
+        assert_eq!(project_path("", "https://example.invalid/x.csv"), None);
+        assert_eq!(project_path("", ".").as_deref(), Some(""));
     }
 }

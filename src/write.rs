@@ -119,6 +119,7 @@ mod tests {
     fn folder() -> NotebookFolder {
         NotebookFolder {
             dir: PathBuf::from("."),
+            subdir: String::new(),
         }
     }
 

@@ -2,7 +2,8 @@
 
 Each cell starts with a `# %% cell N, line L` marker: the next line is line L of notebook cell N,
 so an error here points back to the notebook. Notebook-only syntax was replaced in place (see the
-README). Files are resolved from the service's data folder through `_nb2svc.data_path`.
+README). The code runs in the notebook's folder inside the service's data folder
+({{ service.notebook_folder }}/), so every relative path means what it meant in Jupyter.
 {%- if service.has_training %}
 Run it as a script to train and write the artifacts: `python -m app.notebook`.
 {%- endif %}
@@ -13,14 +14,18 @@ Run it as a script to train and write the artifacts: `python -m app.notebook`.
 
 from app import nb2svc_runtime as _nb2svc
 {%- for shim in service.shims %}
-from app.nb2svc_runtime import {{ shim }}  # noqa: F401 - IPython's, for plain Python
+from app.nb2svc_runtime import {{ shim }}
 {%- endfor %}
-{%- if service.wraps_training %}
 
-# Training cells run when this file runs as a script (the image build) or with
-# NB2SVC_TRAIN_AT=start; the service imports it without retraining.
-_nb2svc_training = _nb2svc.training(__name__)
-{%- endif %}
+if __name__ == "__main__":
+    # Trains as `app.notebook`, the module the service imports, so what it pickles loads there.
+    _nb2svc.train_as_module("app.notebook")
+
+_nb2svc.enter_notebook_folder({{ service.notebook_subdir | json_encode() }})
+_nb2svc.apply_settings(defaults={{ service.setting_defaults }}, required={{ service.required_settings }})
+# True when training runs (the image build, or NB2SVC_TRAIN_AT=start): the runtime then records
+# every artifact the cells save in data/.nb2svc/manifest.json, which the service loads.
+_nb2svc_training = _nb2svc.training()
 {% for cell in service.cells %}
 {% if cell.wrapped %}
 if _nb2svc_training:  # this cell trains: it {{ cell.training }}

@@ -96,6 +96,7 @@ pub fn collect(
         };
         let folder = NotebookFolder {
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            subdir: String::new(),
         };
         let written: BTreeSet<String> = extraction
             .written_files
@@ -103,9 +104,9 @@ pub fn collect(
             .filter_map(|w| w.path.strip_suffix(".py"))
             .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
             .collect();
-        let mut aliases = BTreeMap::new();
+        let mut inherited = python::Inherited::default();
         for cell in &extraction.cells {
-            let facts = match python::analyze_with(&cell.code, &aliases) {
+            let facts = match python::analyze_with(&cell.code, &inherited) {
                 Ok(facts) => facts,
                 Err(err) => {
                     warnings.push(format!(
@@ -117,7 +118,7 @@ pub fn collect(
                     continue;
                 }
             };
-            aliases = facts.aliases.clone();
+            inherited = python::Inherited::after(&facts, &Default::default());
             for import in facts.imports.iter().filter(|i| !i.relative) {
                 let top = import.top_level().to_string();
                 let local = written.contains(&top) || !folder.python_module(&top).is_empty();
@@ -221,7 +222,7 @@ mod tests {
     #[test]
     fn a_broken_cell_is_a_warning_not_an_error() {
         let (needs, warnings) = needs_of(&["def broken(:\n", "import six"], &[]);
-        assert!(needs.imports.is_empty());
+        assert_eq!(needs.imports.len(), 1, "the other cells still count");
         assert!(warnings[0].contains("not valid Python"), "{warnings:?}");
     }
 

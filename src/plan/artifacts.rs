@@ -1,26 +1,35 @@
-//! What the notebook's literal paths become: artifacts to load, data files to copy, and the
-//! rewrites that resolve each path through the runtime instead of the working directory.
+//! What the notebook's file paths become: data files shipped in `data/`, artifacts the service
+//! loads, and what can only be known once the notebook runs.
+//!
+//! The service's `data/` folder stands for the notebook's project folder, and the notebook's
+//! code runs in its own folder inside it, as in Jupyter; so no path is rewritten. A file the
+//! notebook reads is shipped at its place in the project when its path is known before the
+//! notebook runs (see `python::values`) and it exists; an artifact the notebook saves is
+//! recorded by the runtime as it is written (the manifest), so the static plan here only says
+//! what to expect.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostics::{Location, Warning};
 use crate::extract::ExtractedCell;
+use crate::python::values::settings_in;
 use crate::python::{ModuleFacts, PathAccess, Serializer};
-use crate::workspace::SourceFiles;
+use crate::workspace::{project_path, SourceFiles};
 
-use super::paths::{self, Mapped};
-use super::{Artifact, DataFile, PathUse};
+use super::paths;
+use super::{Artifact, DataFile, UnknownPath};
 
-/// What the literal paths of the notebook become.
+/// What the paths of the notebook become.
 #[derive(Default)]
 pub(super) struct PathPlan {
     pub(super) artifacts: Vec<Artifact>,
     pub(super) data_files: Vec<DataFile>,
-    pub(super) uses: Vec<PathUse>,
-    /// Data files read but not found next to the notebook (paths under `data/`).
+    /// Files read that are not in the project (paths as the notebook writes them).
     pub(super) missing_data: Vec<String>,
-    /// Per cell (by index), the literal ranges to replace and their replacement text.
-    pub(super) rewrites: BTreeMap<usize, Vec<(usize, usize, String)>>,
+    /// Paths only known when the notebook runs.
+    pub(super) unknown: Vec<UnknownPath>,
+    /// The notebook saves an artifact (known path or not): the runtime's manifest lists it.
+    pub(super) saves_artifacts: bool,
 }
 
 fn serializer_name(serializer: Option<&Serializer>) -> Option<&'static str> {
@@ -34,122 +43,184 @@ fn serializer_name(serializer: Option<&Serializer>) -> Option<&'static str> {
     }
 }
 
+/// What planning needs besides the cells: the files the user named and what is written.
+pub(super) struct PathInputs<'a> {
+    pub(super) files: &'a dyn SourceFiles,
+    /// `%%writefile` outputs that are not modules, relative to the notebook's folder.
+    pub(super) written_data: &'a [(String, String)],
+    /// `--include` paths, relative to the notebook's folder.
+    pub(super) includes: &'a [String],
+    /// Whether the path call at (cell index, byte offset) is in code the service runs.
+    pub(super) kept: &'a dyn Fn(usize, usize) -> bool,
+}
+
 pub(super) fn plan_paths(
     cells: &[ExtractedCell],
     facts: &[ModuleFacts],
-    files: &dyn SourceFiles,
-    written_data: &[(String, String)],
+    inputs: &PathInputs,
     warnings: &mut Vec<Warning>,
 ) -> PathPlan {
+    let files = inputs.files;
+    let subdir = files.notebook_subdir();
     let mut plan = PathPlan::default();
-    let mut written: BTreeSet<String> = written_data.iter().map(|(p, _)| p.clone()).collect();
+    let mut written: BTreeSet<String> = inputs
+        .written_data
+        .iter()
+        .filter_map(|(p, _)| project_path(subdir, p))
+        .collect();
     let mut artifact_index: BTreeMap<String, usize> = BTreeMap::new();
-    let mut data_seen = BTreeSet::new();
+    let mut shipped = BTreeSet::new();
+    for include in inputs.includes {
+        ship(files, include, None, &mut plan, &mut shipped, warnings);
+    }
     for (index, (cell, cell_facts)) in cells.iter().zip(facts).enumerate() {
         for call in &cell_facts.path_calls {
+            if !(inputs.kept)(index, call.literal_start) {
+                continue;
+            }
             let location = Location {
                 cell: cell.cell.clone(),
                 line: call.line + cell.line_offset,
             };
-            let (relative, env) = match paths::map(&call.path) {
-                Mapped::Absolute => {
-                    warnings.push(Warning::at(location, format!("`{}` is an absolute path: kept as written, so it must exist inside the container", call.path)));
-                    continue;
-                }
-                Mapped::Data {
-                    relative,
-                    env,
-                    escaped_parent,
-                } => {
-                    if escaped_parent {
-                        warnings.push(Warning::at(location.clone(), format!("`{}` points outside the notebook's folder: the service keeps it at data/{relative}", call.path)));
-                    }
-                    (relative, env)
-                }
-            };
-            if relative.is_empty() {
+            let serializer = serializer_name(call.serializer.as_ref());
+            let saves = matches!(call.access, PathAccess::Save) && serializer.is_some();
+            plan.saves_artifacts |= saves;
+            // A value holding a setting with no default is known only at run time.
+            let known: Vec<&String> = call
+                .values
+                .iter()
+                .filter(|v| settings_in(v).is_empty())
+                .collect();
+            if known.is_empty() {
+                plan.unknown.push(UnknownPath {
+                    location,
+                    written: call.written.clone(),
+                    access: access_word(call.access, saves),
+                });
                 continue;
             }
-            let writes = matches!(call.access, PathAccess::Save | PathAccess::Write);
-            let replacement = format!(
-                "_nb2svc.data_path({}, {}{})",
-                serde_json::to_string(&relative).unwrap_or_default(),
-                serde_json::to_string(&env).unwrap_or_default(),
-                if writes { ", write=True" } else { "" }
-            );
-            plan.rewrites.entry(index).or_default().push((
-                call.literal_start,
-                call.literal_end,
-                replacement,
-            ));
-            plan.uses.push(PathUse {
-                literal: call.path.clone(),
-                path: relative.clone(),
-                env: env.clone(),
-                location: location.clone(),
-            });
-            let serializer = serializer_name(call.serializer.as_ref());
-            match (call.access, serializer) {
-                (PathAccess::Save, Some(serializer)) => {
-                    written.insert(relative.clone());
-                    let at = *artifact_index.entry(relative.clone()).or_insert_with(|| {
+            for value in known {
+                let Some(in_project) = project_path(subdir, value) else {
+                    warnings.push(Warning::at(location.clone(), outside_message(value)));
+                    continue;
+                };
+                if in_project.is_empty() {
+                    continue;
+                }
+                match (call.access, serializer) {
+                    (PathAccess::Save, Some(serializer)) => {
+                        written.insert(in_project.clone());
+                        let at = *artifact_index.entry(in_project.clone()).or_insert_with(|| {
+                            plan.artifacts.push(Artifact {
+                                name: String::new(),
+                                path: in_project.clone(),
+                                serializer,
+                                saved_at: None,
+                                shipped_from: None,
+                                looks_like_model: false,
+                            });
+                            plan.artifacts.len() - 1
+                        });
+                        let artifact = &mut plan.artifacts[at];
+                        artifact.saved_at.get_or_insert(location.clone());
+                        artifact.shipped_from = None;
+                    }
+                    (PathAccess::Load, Some(serializer)) => {
+                        if artifact_index.contains_key(&in_project) || written.contains(&in_project)
+                        {
+                            continue;
+                        }
+                        let exists = files.exists(value);
+                        if !exists {
+                            warnings.push(Warning::at(location.clone(), format!("loads `{value}`, which is neither in the project nor saved by the notebook before: put it at data/{in_project} or pass --include")));
+                        }
+                        artifact_index.insert(in_project.clone(), plan.artifacts.len());
                         plan.artifacts.push(Artifact {
                             name: String::new(),
-                            path: relative.clone(),
-                            env: env.clone(),
+                            path: in_project,
                             serializer,
                             saved_at: None,
-                            shipped_from: None,
+                            shipped_from: exists.then(|| value.clone()),
                             looks_like_model: false,
                         });
-                        plan.artifacts.len() - 1
-                    });
-                    let artifact = &mut plan.artifacts[at];
-                    artifact.saved_at.get_or_insert(location);
-                    artifact.shipped_from = None;
-                }
-                (PathAccess::Load, Some(serializer)) => {
-                    if artifact_index.contains_key(&relative) {
-                        continue;
                     }
-                    let shipped = files.exists(&call.path).then(|| call.path.clone());
-                    if shipped.is_none() && !written.contains(&relative) {
-                        warnings.push(Warning::at(location, format!("loads `{}`, which is neither next to the notebook nor saved by it: put it at data/{relative} or set {env}", call.path)));
+                    (PathAccess::Save | PathAccess::Write, _) => {
+                        written.insert(in_project);
                     }
-                    artifact_index.insert(relative.clone(), plan.artifacts.len());
-                    plan.artifacts.push(Artifact {
-                        name: String::new(),
-                        path: relative,
-                        env,
-                        serializer,
-                        saved_at: None,
-                        shipped_from: shipped,
-                        looks_like_model: false,
-                    });
-                }
-                (PathAccess::Save | PathAccess::Write, _) => {
-                    written.insert(relative);
-                }
-                (PathAccess::Read | PathAccess::Load, _) => {
-                    if written.contains(&relative) || !data_seen.insert(relative.clone()) {
-                        continue;
-                    }
-                    if files.exists(&call.path) {
-                        plan.data_files.push(DataFile {
-                            source: call.path.clone(),
-                            path: relative,
-                            env,
-                        });
-                    } else {
-                        warnings.push(Warning::at(location, format!("reads `{}`, which is not next to the notebook: put it at data/{relative} or set {env}", call.path)));
-                        plan.missing_data.push(relative);
+                    (PathAccess::Read | PathAccess::Load, _) => {
+                        if written.contains(&in_project) || shipped.contains(&in_project) {
+                            continue;
+                        }
+                        if !ship(files, value, Some(&location), &mut plan, &mut shipped, warnings) {
+                            warnings.push(Warning::at(location.clone(), format!("reads `{value}`, which is not in the project: training fails without it; put it at data/{in_project} or pass --include")));
+                            plan.missing_data.push(in_project);
+                        }
                     }
                 }
             }
         }
     }
+    for artifact in &plan.artifacts {
+        shipped.insert(artifact.path.clone());
+    }
+    plan.data_files.retain(|d| !plan.artifacts.iter().any(|a| a.shipped_from.is_some() && a.path == d.path));
     name_artifacts(&mut plan.artifacts);
     plan
+}
+
+/// Ships the file or folder at `relative` (from the notebook's folder) into `data/`; false when
+/// there is nothing there.
+fn ship(
+    files: &dyn SourceFiles,
+    relative: &str,
+    read_at: Option<&Location>,
+    plan: &mut PathPlan,
+    shipped: &mut BTreeSet<String>,
+    warnings: &mut Vec<Warning>,
+) -> bool {
+    let subdir = files.notebook_subdir();
+    let sources = if files.exists(relative) {
+        vec![relative.to_string()]
+    } else if files.is_dir(relative) {
+        files.files_in(relative)
+    } else {
+        return false;
+    };
+    for source in sources {
+        let Some(path) = project_path(subdir, &source) else {
+            let message = outside_message(&source);
+            match read_at {
+                Some(location) => warnings.push(Warning::at(location.clone(), message)),
+                None => warnings.push(Warning::general(message)),
+            }
+            continue;
+        };
+        if shipped.insert(path.clone()) {
+            plan.data_files.push(DataFile {
+                source,
+                path,
+                read_at: read_at.cloned(),
+            });
+        }
+    }
+    true
+}
+
+fn outside_message(value: &str) -> String {
+    if value.starts_with('/') || value.starts_with('~') || value.contains("://") {
+        format!("`{value}` is an absolute path: kept as written, so it must exist inside the container")
+    } else {
+        format!("`{value}` is outside the notebook's project folder: not shipped (pass --root to widen the project)")
+    }
+}
+
+fn access_word(access: PathAccess, saves_artifact: bool) -> &'static str {
+    match access {
+        PathAccess::Save if saves_artifact => "saves an artifact at",
+        PathAccess::Save | PathAccess::Write => "writes",
+        PathAccess::Load => "loads",
+        PathAccess::Read => "reads",
+    }
 }
 
 /// Gives each artifact a unique route-friendly name from its file name.

@@ -1,7 +1,6 @@
-//! The cells as they go into `app/notebook.py`: literal paths resolved through the runtime,
-//! training cells guarded so that importing the module for serving does not retrain.
-
-use std::collections::BTreeMap;
+//! The cells as they go into `app/notebook.py`: the notebook's own code, unchanged but for
+//! notebook syntax, with training cells guarded so that importing the module for serving does
+//! not retrain.
 
 use crate::extract::ExtractedCell;
 use crate::python::{indent_block, ModuleFacts};
@@ -43,25 +42,17 @@ pub fn hoist_future_imports(cells: &mut [ExtractedCell], facts: &[ModuleFacts]) 
     hoisted
 }
 
-/// Prepares each cell's code. `rewrites` maps a cell's index to `(start, end, replacement)`
-/// byte ranges of its code; `wrap_training` puts training cells under `if _nb2svc_training:`.
+/// Prepares each cell's code; `wrap_training` puts training cells under `if _nb2svc_training:`.
 pub fn planned_cells(
     cells: &[ExtractedCell],
-    facts: &[ModuleFacts],
     reasons: &[Option<Reason>],
-    rewrites: &BTreeMap<usize, Vec<(usize, usize, String)>>,
     wrap_training: bool,
 ) -> Vec<PlannedCell> {
-    debug_assert_eq!(cells.len(), facts.len());
     cells
         .iter()
         .zip(reasons)
-        .enumerate()
-        .map(|(index, (cell, reason))| {
-            let mut code = rewrite(
-                &cell.code,
-                rewrites.get(&index).map(Vec::as_slice).unwrap_or_default(),
-            );
+        .map(|(cell, reason)| {
+            let mut code = cell.code.clone();
             let wrapped = wrap_training && reason.is_some();
             if wrapped {
                 // The cell was valid Python a moment ago, so indenting it keeps it valid.
@@ -81,25 +72,22 @@ pub fn planned_cells(
         .collect()
 }
 
-/// Applies non-overlapping replacements, from the last to the first so offsets stay valid.
-fn rewrite(code: &str, replacements: &[(usize, usize, String)]) -> String {
-    let mut sorted: Vec<&(usize, usize, String)> = replacements.iter().collect();
-    sorted.sort_by_key(|(start, _, _)| std::cmp::Reverse(*start));
-    let mut out = code.to_string();
-    let mut limit = usize::MAX;
-    for (start, end, replacement) in sorted {
-        if *end > limit
-            || *end > out.len()
-            || start > end
-            || !out.is_char_boundary(*start)
-            || !out.is_char_boundary(*end)
-        {
-            continue;
-        }
-        out.replace_range(*start..*end, replacement);
-        limit = *start;
-    }
-    out
+/// `code` as comments, one line for one line so that line numbers still map to the notebook;
+/// the first line says why.
+pub fn commented_out(code: &str, why: &str) -> String {
+    code.split('\n')
+        .enumerate()
+        .map(|(index, line)| {
+            if index == 0 {
+                format!("# nb2svc: left out ({why}): {line}")
+            } else if line.is_empty() {
+                String::new()
+            } else {
+                format!("# {line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Whether the code has a line that is neither blank nor a comment.
@@ -115,10 +103,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rewrites_ranges_back_to_front() {
-        let code = "a = load('x')\nb = load('y')\n";
-        let out = rewrite(code, &[(9, 12, "P('x')".into()), (23, 26, "P('y')".into())]);
-        assert_eq!(out, "a = load(P('x'))\nb = load(P('y'))\n");
+    fn commented_out_code_keeps_its_lines_and_parses() {
+        let code = "print x\nif y:\n    z = '''a\nb'''\n";
+        let out = commented_out(code, "not valid Python");
+        assert_eq!(out.split('\n').count(), code.split('\n').count());
+        assert!(out.starts_with("# nb2svc: left out (not valid Python): print x\n# if y:"));
+        assert!(ruff_python_parser::parse_module(&out).is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::python::{self, ModuleFacts};
 use crate::requirements::{self, Merged, NotebookNeeds, RequirementsSet};
 use crate::workspace::SourceFiles;
 
-use super::paths::{self, Mapped};
+use crate::workspace::project_path;
 use super::{LocalModule, ModuleOrigin, Options, SERVING_PACKAGES};
 
 /// Modules the service ships in `app/`: `%%writefile` Python files and sibling modules the code
@@ -25,7 +25,7 @@ pub(super) fn local_modules(
     let mut modules: BTreeMap<String, LocalModule> = BTreeMap::new();
     let mut written_data = Vec::new();
     for written in &extraction.written_files {
-        let Mapped::Data { relative, .. } = paths::map(&written.path) else {
+        let Some(relative) = project_path("", &written.path).filter(|r| !r.is_empty()) else {
             warnings.push(Warning::at(
                 written.location.clone(),
                 format!(

@@ -13,6 +13,7 @@ fn options() -> Options {
         train_at: TrainAt::Build,
         workers: None,
         strict: false,
+        includes: Vec::new(),
     }
 }
 
@@ -65,10 +66,14 @@ fn dumped_models_are_served_and_trained_at_build() {
     );
     assert_eq!(plan.data_files.len(), 1);
     assert_eq!(plan.data_files[0].path, "data/penguins.csv");
-    assert!(plan.cells[1].code.contains(r#"pd.read_csv(_nb2svc.data_path("data/penguins.csv", "NB2SVC_PATH_DATA_PENGUINS_CSV"))"#), "{}", plan.cells[1].code);
-    assert!(plan.cells[3].code.contains(
-        r#"_nb2svc.data_path("models/rf.joblib", "NB2SVC_PATH_MODELS_RF_JOBLIB", write=True)"#
-    ));
+    assert!(
+        plan.cells[1]
+            .code
+            .contains("pd.read_csv('data/penguins.csv')"),
+        "paths are not rewritten: {}",
+        plan.cells[1].code
+    );
+    assert!(plan.saves_artifacts);
     assert!(
         plan.cells.iter().all(|c| !c.wrapped),
         "nothing imports the notebook, so nothing is wrapped"
@@ -97,7 +102,7 @@ fn missing_data_file_is_reported_with_cell_and_line() {
     let all = warnings(&plan);
     assert!(
         all.iter().any(|w| w.starts_with(
-            "cell 2, line 1: reads `data/penguins.csv`, which is not next to the notebook"
+            "cell 2, line 1: reads `data/penguins.csv`, which is not in the project"
         )),
         "{all:#?}"
     );
@@ -253,15 +258,37 @@ fn nothing_to_serve_is_a_warning_not_an_error() {
 }
 
 #[test]
-fn invalid_python_after_cleaning_names_cell_and_line() {
-    let error = plan_for(
+fn a_cell_that_is_not_python_is_left_out_with_a_warning() {
+    let plan = plan_for(
         &["x = 1", "print 'python 2'"],
+        &MemoryFolder::default(),
+        &options(),
+    )
+    .unwrap();
+    assert!(warnings(&plan)
+        .iter()
+        .any(|w| w.starts_with("cell 2, line 1, column 7: not valid Python 3")));
+    assert!(plan.cells[1].code.starts_with("# nb2svc: left out"));
+    let strict = Options {
+        strict: true,
+        ..options()
+    };
+    let error = plan_for(&["x = 1", "print 'python 2'"], &MemoryFolder::default(), &strict)
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("cell 2, line 1"), "{error}");
+}
+
+#[test]
+fn a_cell_that_is_not_python_is_an_error_when_the_service_needs_it() {
+    let error = plan_for(
+        &["import joblib", "model = train(x) if x else y z", "joblib.dump(model, 'm.pkl')"],
         &MemoryFolder::default(),
         &options(),
     )
     .unwrap_err()
     .to_string();
-    assert!(error.starts_with("cell 2, line 1"), "{error}");
+    assert!(error.contains("the service needs `model`"), "{error}");
 }
 
 #[test]

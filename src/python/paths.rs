@@ -1,12 +1,11 @@
-//! Literal file paths a cell hands to artifact and data-file calls.
+//! The file paths a cell hands to artifact and data-file calls.
 //!
 //! A call is recognised from its callee: module functions by their dotted name after resolving
 //! the cell's import aliases (`rules::MODULE_RULES`), methods on any other receiver by the
-//! method's name (`rules::METHOD_RULES`), and the builtin `open`. Only paths spelled as one
-//! plain string literal count, optionally wrapped in `Path(...)`, or `os.path.join(...)` of
-//! literals; a path held in a variable, an f-string or a concatenation is not reported.
-//! Whether a path should be rewritten for the container is the planner's decision; this module
-//! only says where it is.
+//! method's name (`rules::METHOD_RULES`), and the builtin `open`. Every such call is reported,
+//! with the values its path can take as far as `values` can tell before the notebook runs
+//! (constants, f-strings, joins, loops over literal collections, environment defaults), or none
+//! when they cannot be known. What the service does with each path is the planner's decision.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -16,6 +15,7 @@ use ruff_text_size::{Ranged, TextRange, TextSize};
 
 use super::rules::{keras_or_other, matches, Object, Rule, DEFAULT_ALIASES};
 use super::rules::{METHOD_RULES, MODULE_RULES};
+use super::values::{Bindings, CallSite, Evaluator, ParameterValues, SettingRead, Value};
 use super::{text, LineIndex, PathAccess, PathCall};
 
 use PathAccess::{Load, Read, Save, Write};
@@ -28,7 +28,9 @@ pub(crate) fn find(
     source: &str,
     lines: &LineIndex,
     inherited: &BTreeMap<String, String>,
-) -> (Vec<PathCall>, BTreeMap<String, String>) {
+    bindings: &Bindings,
+    parameters: &ParameterValues,
+) -> Found {
     let mut prepass = Prepass {
         aliases: inherited
             .iter()
@@ -51,11 +53,35 @@ pub(crate) fn find(
         lines,
         handled_opens: HashSet::new(),
         calls: Vec::new(),
+        scopes: vec![bindings.clone()],
+        settings: BTreeMap::new(),
+        parameters,
+        call_sites: Vec::new(),
+        file_handles: HashSet::new(),
     };
     finder.visit_body(body);
     let mut calls = finder.calls;
     calls.sort_by_key(|call| call.literal_start);
-    (calls, aliases)
+    Found {
+        calls,
+        aliases,
+        bindings: finder.scopes.into_iter().next().unwrap_or_default(),
+        settings: finder.settings.into_values().collect(),
+        call_sites: finder.call_sites,
+    }
+}
+
+/// What [`find`] learns from one cell.
+pub(crate) struct Found {
+    pub(crate) calls: Vec<PathCall>,
+    /// Import aliases in force after the cell.
+    pub(crate) aliases: BTreeMap<String, String>,
+    /// Known values of module-level names after the cell.
+    pub(crate) bindings: Bindings,
+    /// Environment variables the cell reads, in source order.
+    pub(crate) settings: Vec<SettingRead>,
+    /// Calls of plain names, with their arguments' values.
+    pub(crate) call_sites: Vec<CallSite>,
 }
 
 /// Import aliases and `name = call(...)` targets, gathered before the main walk.
@@ -160,45 +186,15 @@ impl Context<'_> {
         self.canonical(&call.func).as_deref() == Some("open")
     }
 
-    /// A literal path: a plain string, `Path(<path>)`, or `os.path.join` of plain strings.
-    fn literal_path(&self, expr: &Expr) -> Option<(String, TextRange)> {
-        match expr {
-            Expr::StringLiteral(literal) if !literal.value.is_implicit_concatenated() => {
-                Some((literal.value.to_str().to_string(), literal.range))
-            }
-            Expr::Call(call) if call.arguments.keywords.is_empty() => {
-                let callee = self.canonical(&call.func)?;
-                match (callee.as_str(), &*call.arguments.args) {
-                    ("pathlib.Path" | "pathlib.PurePath", [inner]) => self.literal_path(inner),
-                    ("os.path.join", parts) if !parts.is_empty() => {
-                        let mut joined = String::new();
-                        for part in parts {
-                            let Expr::StringLiteral(literal) = part else {
-                                return None;
-                            };
-                            if literal.value.is_implicit_concatenated() {
-                                return None;
-                            }
-                            join_posix(&mut joined, literal.value.to_str());
-                        }
-                        Some((joined, call.range()))
-                    }
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    }
-
-    /// Path and access of `open(<path>, mode)`.
-    fn open_path(&self, call: &ExprCall) -> Option<(String, TextRange, PathAccess)> {
-        let (path, range) = self.literal_path(argument(call, 0, &["file"])?)?;
+    /// `open(<path>, mode)`: the path argument and what the mode does.
+    fn open_call<'e>(&self, call: &'e ExprCall) -> Option<(&'e Expr, PathAccess)> {
+        let path = argument(call, 0, &["file"])?;
         let mode = match argument(call, 1, &["mode"]) {
             Some(Expr::StringLiteral(mode)) => mode.value.to_str(),
             _ => "r",
         };
         let writes = mode.contains(['w', 'a', 'x', '+']);
-        Some((path, range, if writes { Write } else { Read }))
+        Some((path, if writes { Write } else { Read }))
     }
 
     /// Source text of the object a save rule writes.
@@ -229,14 +225,57 @@ struct Finder<'c, 'src> {
     /// `open(...)` calls already reported through the call or `with` that uses them.
     handled_opens: HashSet<TextSize>,
     calls: Vec<PathCall>,
+    /// Known values: the module's first, then one scope per function or class being walked.
+    scopes: Vec<Bindings>,
+    /// Environment reads, by the offset of the read (an expression may be evaluated twice).
+    settings: BTreeMap<usize, SettingRead>,
+    /// What the notebook's functions are called with (from a first look at every cell).
+    parameters: &'c ParameterValues,
+    /// Calls of plain names in this cell, with their arguments' values.
+    call_sites: Vec<CallSite>,
+    /// Names bound to an `open(...)` file object, whose `open` call is reported itself.
+    file_handles: HashSet<String>,
 }
 
 impl Finder<'_, '_> {
-    fn push(&mut self, function: String, path: (String, TextRange), access: PathAccess) -> usize {
-        let (path, range) = path;
+    /// Runs `f` with an evaluator over the current scopes.
+    fn with_eval<R>(&mut self, f: impl FnOnce(&mut Evaluator) -> R) -> R {
+        let context = &self.context;
+        let lines = self.lines;
+        let canonical = |expr: &Expr| context.canonical(expr);
+        let line_of = |offset: usize| lines.line(TextSize::new(offset as u32));
+        let mut evaluator = Evaluator {
+            scopes: std::mem::take(&mut self.scopes),
+            canonical: &canonical,
+            settings: Vec::new(),
+            line_of: &line_of,
+        };
+        let result = f(&mut evaluator);
+        self.scopes = evaluator.scopes;
+        self.settings.extend(evaluator.settings);
+        result
+    }
+
+    /// Every value `expr` can take as a path (empty when unknown), and its range.
+    fn path_of(&mut self, expr: &Expr) -> (Vec<String>, TextRange) {
+        let value = self.with_eval(|evaluator| evaluator.eval(expr));
+        let values = value
+            .strings()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default();
+        (values, expr.range())
+    }
+
+    fn push(&mut self, function: String, expr: &Expr, access: PathAccess) -> usize {
+        let (values, range) = self.path_of(expr);
         self.calls.push(PathCall {
             function,
-            path,
+            path: match values.as_slice() {
+                [only] => only.clone(),
+                _ => String::new(),
+            },
+            values,
+            written: text(self.context.source, range).to_string(),
             access,
             serializer: None,
             target: None,
@@ -251,7 +290,29 @@ impl Finder<'_, '_> {
         dotted_name(func).unwrap_or_else(|| text(self.context.source, func.range()).to_string())
     }
 
+    /// Records a call of a plain name, for the parameter values of the notebook's functions.
+    fn note_call_site(&mut self, call: &ExprCall) {
+        let Expr::Name(name) = call.func.as_ref() else {
+            return;
+        };
+        let unpacks = call.arguments.args.iter().any(|a| matches!(a, Expr::Starred(_)))
+            || call.arguments.keywords.iter().any(|k| k.arg.is_none());
+        let site = self.with_eval(|evaluator| CallSite {
+            callee: name.id.to_string(),
+            positional: call.arguments.args.iter().map(|a| evaluator.eval(a)).collect(),
+            keywords: call
+                .arguments
+                .keywords
+                .iter()
+                .filter_map(|k| Some((k.arg.as_ref()?.to_string(), evaluator.eval(&k.value))))
+                .collect(),
+            unpacks,
+        });
+        self.call_sites.push(site);
+    }
+
     fn visit_call(&mut self, call: &ExprCall) {
+        self.note_call_site(call);
         if self.handled_opens.contains(&call.range().start()) {
             return;
         }
@@ -260,28 +321,29 @@ impl Finder<'_, '_> {
                 return;
             };
             let path = match argument {
+                Expr::Name(name) if self.file_handles.contains(name.id.as_str()) => None,
                 Expr::Call(open) if self.context.is_open(open) => {
-                    let found = self.context.open_path(open);
+                    let found = self.context.open_call(open).map(|(path, _)| path);
                     if found.is_some() {
                         self.handled_opens.insert(open.range().start());
                     }
-                    found.map(|(path, range, _)| (path, range))
+                    found
                 }
-                other => self.context.literal_path(other),
+                other => Some(other),
             };
             let Some(path) = path else {
                 return;
             };
+            let index = self.push(self.written(&call.func), path, rule.access);
             let serializer = match rule.name {
-                "save" => keras_or_other(&path.0),
+                "save" => keras_or_other(&self.calls[index].path),
                 _ => rule.serializer,
             };
-            let index = self.push(self.written(&call.func), path, rule.access);
             self.calls[index].serializer = Some(serializer);
             self.calls[index].target = self.context.target(rule, call);
         } else if self.context.is_open(call) {
-            if let Some((path, range, access)) = self.context.open_path(call) {
-                let index = self.push(self.written(&call.func), (path, range), access);
+            if let Some((path, access)) = self.context.open_call(call) {
+                let index = self.push(self.written(&call.func), path, access);
                 if access == Read {
                     let assigned = self.context.assigned.get(&call.range().start()).cloned();
                     self.calls[index].target = assigned;
@@ -301,7 +363,7 @@ impl Finder<'_, '_> {
             if !self.context.is_open(open) {
                 continue;
             }
-            let Some((path, range, _)) = self.context.open_path(open) else {
+            let Some((path, _)) = self.context.open_call(open) else {
                 continue;
             };
             let mut uses = FileUses {
@@ -311,21 +373,114 @@ impl Finder<'_, '_> {
             };
             uses.visit_body(body);
             if let Some((rule, target)) = uses.found {
-                let index = self.push(self.written(&open.func), (path, range), rule.access);
+                let index = self.push(self.written(&open.func), path, rule.access);
                 self.calls[index].serializer = Some(rule.serializer);
                 self.calls[index].target = target;
                 self.handled_opens.insert(open.range().start());
             }
         }
     }
+
+    /// Walks a function or class body in a scope of its own; parameters with a known default
+    /// hold it (a helper `def save(obj, path="m.pkl")`), the others are unknown.
+    fn visit_scoped(
+        &mut self,
+        stmt: &Stmt,
+        function: Option<(&str, &ruff_python_ast::Parameters)>,
+    ) {
+        let mut scope = Bindings::default();
+        if let Some((name, parameters)) = function {
+            let called_with = self.parameters.get(name);
+            for parameter in parameters.iter() {
+                let default = parameter
+                    .default()
+                    .map(|default| self.with_eval(|evaluator| evaluator.eval(default)));
+                let called = called_with.and_then(|p| p.get(parameter.name().as_str())).cloned();
+                // Call sites that pass it, and the default for those that do not.
+                let value = match (called, default) {
+                    (Some(called), Some(default)) => called.union(default),
+                    (Some(called), None) => called,
+                    (None, Some(default)) => default,
+                    (None, None) => Value::Unknown,
+                };
+                scope.names.insert(parameter.name().to_string(), value);
+            }
+        }
+        self.scopes.push(scope);
+        visitor::walk_stmt(self, stmt);
+        self.scopes.pop();
+    }
 }
 
 impl<'a> Visitor<'a> for Finder<'_, '_> {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
-        if let Stmt::With(with) = stmt {
-            self.visit_with_open(&with.items, &with.body);
+        match stmt {
+            Stmt::With(with) => {
+                for item in &with.items {
+                    if let (Expr::Call(open), Some(Expr::Name(file))) =
+                        (&item.context_expr, item.optional_vars.as_deref())
+                    {
+                        if self.context.is_open(open) {
+                            self.file_handles.insert(file.id.to_string());
+                        }
+                    }
+                }
+                self.visit_with_open(&with.items, &with.body);
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::Assign(assign) => {
+                if let ([Expr::Name(file)], Expr::Call(open)) =
+                    (assign.targets.as_slice(), assign.value.as_ref())
+                {
+                    if self.context.is_open(open) {
+                        self.file_handles.insert(file.id.to_string());
+                    }
+                }
+                visitor::walk_stmt(self, stmt);
+                self.with_eval(|evaluator| {
+                    let value = evaluator.eval(&assign.value);
+                    for target in &assign.targets {
+                        evaluator.bind_target(target, value.clone());
+                    }
+                });
+            }
+            Stmt::AnnAssign(assign) => {
+                visitor::walk_stmt(self, stmt);
+                self.with_eval(|evaluator| match assign.value.as_deref() {
+                    Some(value) => {
+                        let value = evaluator.eval(value);
+                        evaluator.bind_target(&assign.target, value);
+                    }
+                    None => evaluator.forget_target(&assign.target),
+                });
+            }
+            Stmt::AugAssign(assign) => {
+                visitor::walk_stmt(self, stmt);
+                self.with_eval(|evaluator| {
+                    // `path += ".pkl"` is `path = path + ".pkl"`.
+                    let combined = Expr::BinOp(ruff_python_ast::ExprBinOp {
+                        node_index: Default::default(),
+                        range: assign.range,
+                        left: assign.target.clone(),
+                        op: assign.op,
+                        right: assign.value.clone(),
+                    });
+                    let value = evaluator.eval(&combined);
+                    evaluator.bind_target(&assign.target, value);
+                });
+            }
+            Stmt::For(for_loop) => {
+                self.visit_expr(&for_loop.iter);
+                self.with_eval(|evaluator| evaluator.bind_loop(&for_loop.target, &for_loop.iter));
+                self.visit_body(&for_loop.body);
+                self.visit_body(&for_loop.orelse);
+            }
+            Stmt::FunctionDef(function) => {
+                self.visit_scoped(stmt, Some((function.name.as_str(), &function.parameters)))
+            }
+            Stmt::ClassDef(_) => self.visit_scoped(stmt, None),
+            _ => visitor::walk_stmt(self, stmt),
         }
-        visitor::walk_stmt(self, stmt);
     }
 
     fn visit_expr(&mut self, expr: &'a Expr) {
@@ -393,16 +548,6 @@ fn argument<'e>(call: &'e ExprCall, index: usize, keywords: &[&str]) -> Option<&
         let name = keyword.arg.as_ref()?.as_str();
         keywords.contains(&name).then_some(&keyword.value)
     })
-}
-
-/// `os.path.join` on POSIX: an absolute part restarts the path.
-fn join_posix(joined: &mut String, part: &str) {
-    if part.starts_with('/') {
-        joined.clear();
-    } else if !joined.is_empty() && !joined.ends_with('/') {
-        joined.push('/');
-    }
-    joined.push_str(part);
 }
 
 #[cfg(test)]
@@ -694,25 +839,126 @@ mod tests {
         );
         let source = "m = joblib.load(Path('m.pkl'))";
         let call = &calls(source)[0];
-        assert_eq!(&source[call.literal_start..call.literal_end], "'m.pkl'");
+        assert_eq!(&source[call.literal_start..call.literal_end], "Path('m.pkl')");
+    }
+
+    fn paths_of(source: &str) -> Vec<(String, Vec<String>)> {
+        calls(source)
+            .into_iter()
+            .map(|call| (call.function, call.values))
+            .collect()
+    }
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| v.to_string()).collect()
     }
 
     #[test]
-    fn ignores_fstring_paths() {
+    fn unknown_paths_are_reported_without_values() {
         let sources = [
             "joblib.dump(m, f'models/{name}.pkl')",
             "joblib.dump(m, 'models/' + name)",
-            "joblib.dump(m, 'models/' 'm.pkl')",
             "joblib.dump(m, path)",
             "joblib.dump(m, b'm.pkl')",
             "pd.read_csv(os.path.join(DATA, 'p.csv'))",
-            "pd.read_csv(Path('a', 'b'))",
-            "pickle.dump(m, f)",
-            "joblib.dump(*args)",
+            "joblib.dump(m, f'm_{i:02d}.pkl')",
         ];
         for source in sources {
-            assert_eq!(summary(source), vec![], "{source}");
+            let found = calls(source);
+            assert_eq!(found.len(), 1, "{source}");
+            assert!(found[0].values.is_empty(), "{source}: {:?}", found[0].values);
+            assert!(found[0].path.is_empty());
         }
+        assert!(calls("joblib.dump(*args)").is_empty(), "no path argument at all");
+    }
+
+    #[test]
+    fn computed_paths_are_evaluated() {
+        let cases: &[(&str, &[&str])] = &[
+            ("joblib.dump(m, 'models/' 'm.pkl')", &["models/m.pkl"]),
+            ("pd.read_csv(Path('a', 'b'))", &["a/b"]),
+            ("d = 'data/'\nf = 'x.csv'\npd.read_csv(d + f)", &["data/x.csv"]),
+            ("D = 'data'\npd.read_csv(os.path.join(D, 'p.csv'))", &["data/p.csv"]),
+            ("base = Path('out')\njoblib.dump(m, base / 'm.pkl')", &["out/m.pkl"]),
+            ("joblib.dump(m, os.path.join(os.getcwd(), 'm.pkl'))", &["./m.pkl"]),
+            ("p = os.path.abspath('x.csv')\npd.read_csv(os.path.dirname(p) + '/y.csv')", &["./y.csv"]),
+            (
+                "M = os.environ.get('MODELS', 'models')\njoblib.dump(m, f'{M}/rf.pkl')",
+                &["models/rf.pkl"],
+            ),
+            (
+                "for name in ['rf', 'svm']:\n    joblib.dump(m, f'models/{name}.joblib')",
+                &["models/rf.joblib", "models/svm.joblib"],
+            ),
+            (
+                "models = {'rf': RF(), 'lr': LR()}\nmodels['knn'] = KNN()\nfor name, model in models.items():\n    joblib.dump(model, f'models/{name}.joblib')",
+                &["models/knn.joblib", "models/lr.joblib", "models/rf.joblib"],
+            ),
+            (
+                "for i in range(2):\n    joblib.dump(m, 'm' + str(i) + '.pkl')",
+                &["m0.pkl", "m1.pkl"],
+            ),
+            ("p = 'models/x.pkl'\np = p.replace('x', 'y')\njoblib.dump(m, p)", &["models/y.pkl"]),
+            ("joblib.dump(m, '{}/{}.pkl'.format('models', 'rf'))", &["models/rf.pkl"]),
+            (
+                "def save(obj, path='default.pkl'):\n    joblib.dump(obj, path)",
+                &["default.pkl"],
+            ),
+        ];
+        for (source, expected) in cases {
+            let found = paths_of(source);
+            assert_eq!(found.len(), 1, "{source}: {found:?}");
+            assert_eq!(found[0].1, strings(expected), "{source}");
+        }
+    }
+
+    #[test]
+    fn values_carry_from_cell_to_cell() {
+        let first = crate::python::analyze("DATA_DIR = 'data'\n").unwrap();
+        let inherited = crate::python::Inherited::after(&first, &Default::default());
+        let second =
+            crate::python::analyze_with("df = pd.read_csv(f'{DATA_DIR}/x.csv')", &inherited)
+                .unwrap();
+        assert_eq!(second.path_calls[0].values, strings(&["data/x.csv"]));
+    }
+
+    #[test]
+    fn environment_reads_are_settings() {
+        let facts = crate::python::analyze(
+            "A = os.getenv('A', 'x')\nB = os.environ.get('B')\nC = os.environ['C']\njoblib.dump(m, os.path.join(B, 'm.pkl'))",
+        )
+        .unwrap();
+        let reads: Vec<(&str, Option<&str>, bool, bool)> = facts
+            .settings
+            .iter()
+            .map(|s| (s.name.as_str(), s.default.as_deref(), s.has_default, s.fails_when_unset))
+            .collect();
+        assert_eq!(
+            reads,
+            vec![
+                ("A", Some("x"), true, false),
+                ("B", None, false, false),
+                ("C", None, false, true)
+            ]
+        );
+        let save = &facts.path_calls[0];
+        assert_eq!(
+            crate::python::values::settings_in(&save.values[0]),
+            vec!["B".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_file_handle_is_reported_once_through_its_open() {
+        let source = "f = open('m.pkl', 'wb')\npickle.dump(m, f)\nwith open('n.pkl', 'wb') as g:\n    pickle.dump(n, g)";
+        let found = paths_of(source);
+        assert_eq!(
+            found,
+            vec![
+                ("open".to_string(), strings(&["m.pkl"])),
+                ("open".to_string(), strings(&["n.pkl"]))
+            ]
+        );
     }
 
     #[test]
