@@ -276,7 +276,7 @@ pub fn plan(
         })
         .map(str::to_string)
         .collect();
-    let subdir = files.notebook_subdir();
+    let subdir = path_plan.subdir.as_str();
     let written_data = written_data
         .into_iter()
         .filter_map(|(path, text)| Some((project_path(subdir, &path)?, text)))

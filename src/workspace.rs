@@ -18,6 +18,10 @@ pub trait SourceFiles {
     /// The notebook's folder relative to the project folder, `/`-separated; empty when the
     /// notebook sits at the top of the project.
     fn notebook_subdir(&self) -> &str;
+    /// The names of the project folder and of the folders above it, nearest first (as far as
+    /// known): a notebook that writes through `..` past the project folder needs them to keep
+    /// its paths inside `data/`.
+    fn names_above(&self) -> Vec<String>;
     /// Whether a regular file exists at `relative`.
     fn exists(&self, relative: &str) -> bool;
     /// Whether a folder exists at `relative`.
@@ -50,6 +54,25 @@ pub fn project_path(subdir: &str, relative: &str) -> Option<String> {
         }
     }
     Some(parts.join("/"))
+}
+
+/// How many folders above the project folder `relative` (from the notebook's folder at
+/// `subdir`) reaches through `..`; 0 for a path inside the project, or an absolute one.
+pub fn depth_above(subdir: &str, relative: &str) -> usize {
+    if relative.starts_with('/') || relative.starts_with('~') || relative.contains("://") {
+        return 0;
+    }
+    let mut depth = subdir.split('/').filter(|p| !p.is_empty()).count() as isize;
+    let mut lowest = 0;
+    for part in relative.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+        lowest = lowest.min(depth);
+    }
+    lowest.unsigned_abs()
 }
 
 /// The notebook's folder on disk, inside its project folder.
@@ -131,6 +154,13 @@ pub fn project_of(notebook: &Path, root: Option<&Path>) -> Result<NotebookFolder
 impl SourceFiles for NotebookFolder {
     fn notebook_subdir(&self) -> &str {
         &self.subdir
+    }
+
+    fn names_above(&self) -> Vec<String> {
+        let root = fs::canonicalize(self.root()).unwrap_or_else(|_| self.root());
+        root.ancestors()
+            .filter_map(|folder| Some(folder.file_name()?.to_string_lossy().into_owned()))
+            .collect()
     }
 
     fn exists(&self, relative: &str) -> bool {
@@ -220,6 +250,10 @@ impl SourceFiles for MemoryFolder {
         ""
     }
 
+    fn names_above(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn exists(&self, relative: &str) -> bool {
         self.files.contains_key(relative.trim_start_matches("./"))
     }
@@ -270,5 +304,15 @@ mod tests {
         assert_eq!(project_path("", "/etc/passwd"), None);
         assert_eq!(project_path("", "https://example.invalid/x.csv"), None);
         assert_eq!(project_path("", ".").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn depth_above_counts_the_folders_left_behind() {
+        use super::depth_above;
+        assert_eq!(depth_above("", "x.csv"), 0);
+        assert_eq!(depth_above("", "../API/m.pkl"), 1);
+        assert_eq!(depth_above("nb", "../x.csv"), 0);
+        assert_eq!(depth_above("nb", "../../../x"), 2);
+        assert_eq!(depth_above("", "/abs/../../x"), 0);
     }
 }

@@ -14,7 +14,7 @@ use crate::diagnostics::{Location, Warning};
 use crate::extract::ExtractedCell;
 use crate::python::values::settings_in;
 use crate::python::{ModuleFacts, PathAccess, Serializer};
-use crate::workspace::{project_path, SourceFiles};
+use crate::workspace::{depth_above, project_path, SourceFiles};
 
 use super::paths;
 use super::{Artifact, DataFile, UnknownPath};
@@ -30,6 +30,9 @@ pub(super) struct PathPlan {
     pub(super) unknown: Vec<UnknownPath>,
     /// The notebook saves an artifact (known path or not): the runtime's manifest lists it.
     pub(super) saves_artifacts: bool,
+    /// The notebook's folder inside `data/`: its place in the project, under as many of the
+    /// folders above the project as the notebook's paths reach through `..`.
+    pub(super) subdir: String,
 }
 
 fn serializer_name(serializer: Option<&Serializer>) -> Option<&'static str> {
@@ -61,8 +64,13 @@ pub(super) fn plan_paths(
     warnings: &mut Vec<Warning>,
 ) -> PathPlan {
     let files = inputs.files;
-    let subdir = files.notebook_subdir();
-    let mut plan = PathPlan::default();
+    let real_subdir = files.notebook_subdir();
+    let mut plan = PathPlan {
+        subdir: data_subdir(cells, facts, inputs),
+        ..PathPlan::default()
+    };
+    let subdir = plan.subdir.clone();
+    let subdir = subdir.as_str();
     let mut written: BTreeSet<String> = inputs
         .written_data
         .iter()
@@ -104,6 +112,13 @@ pub(super) fn plan_paths(
                     warnings.push(Warning::at(location.clone(), outside_message(value)));
                     continue;
                 };
+                let reads = matches!(call.access, PathAccess::Read | PathAccess::Load);
+                if reads && project_path(real_subdir, value).is_none() {
+                    // Nothing outside the project is shipped without being named.
+                    warnings.push(Warning::at(location.clone(), format!("{} (the notebook finds it at data/{in_project} if you put it there)", outside_message(value))));
+                    plan.missing_data.push(in_project);
+                    continue;
+                }
                 if in_project.is_empty() {
                     continue;
                 }
@@ -168,6 +183,37 @@ pub(super) fn plan_paths(
     plan
 }
 
+/// The notebook's folder inside `data/`. A notebook that writes `../API/model.pkl` from the top
+/// of its project reaches the folder above it: `data/` then stands for that folder too, with the
+/// project under its own name, so every such path still lands inside `data/`.
+fn data_subdir(cells: &[ExtractedCell], facts: &[ModuleFacts], inputs: &PathInputs) -> String {
+    let files = inputs.files;
+    let subdir = files.notebook_subdir();
+    let depth = cells
+        .iter()
+        .zip(facts)
+        .enumerate()
+        .flat_map(|(index, (_, f))| {
+            f.path_calls
+                .iter()
+                .filter(move |c| (inputs.kept)(index, c.literal_start))
+        })
+        .flat_map(|call| call.values.iter())
+        .map(|value| depth_above(subdir, value))
+        .max()
+        .unwrap_or(0);
+    if depth == 0 {
+        return subdir.to_string();
+    }
+    let above = files.names_above();
+    let mut parts: Vec<String> = (0..depth)
+        .rev()
+        .map(|level| above.get(level).cloned().unwrap_or_else(|| format!("up{}", level + 1)))
+        .collect();
+    parts.extend(subdir.split('/').filter(|p| !p.is_empty()).map(str::to_string));
+    parts.join("/")
+}
+
 /// Ships the file or folder at `relative` (from the notebook's folder) into `data/`; false when
 /// there is nothing there.
 fn ship(
@@ -178,7 +224,8 @@ fn ship(
     shipped: &mut BTreeSet<String>,
     warnings: &mut Vec<Warning>,
 ) -> bool {
-    let subdir = files.notebook_subdir();
+    let real_subdir = files.notebook_subdir();
+    let subdir = plan.subdir.clone();
     let sources = if files.exists(relative) {
         vec![relative.to_string()]
     } else if files.is_dir(relative) {
@@ -187,7 +234,7 @@ fn ship(
         return false;
     };
     for source in sources {
-        let Some(path) = project_path(subdir, &source) else {
+        let Some(path) = project_path(real_subdir, &source).and(project_path(&subdir, &source)) else {
             let message = outside_message(&source);
             match read_at {
                 Some(location) => warnings.push(Warning::at(location.clone(), message)),
