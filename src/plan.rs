@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod module;
 mod modules;
 pub mod paths;
+pub mod slice;
 pub mod training;
 
 use std::collections::{BTreeMap, BTreeSet};
