@@ -11,6 +11,7 @@ pub mod module;
 mod modules;
 pub mod paths;
 mod settings;
+pub mod slice;
 pub mod training;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,14 +8,18 @@
 //! artifact the service loads, which packages to install) is left to the planning modules.
 //!
 //! The work is split by idea: `scope` resolves names, `facts` reads imports, functions and
-//! training calls, `paths` finds the artifact and data-file calls listed in `rules`, and
-//! `indent` re-indents a cell without touching its string values.
+//! training calls, `paths` finds the artifact and data-file calls listed in `rules`, `units`
+//! describes each top-level statement for the dataflow slice (with `effects` for the calls
+//! that change the process), and `indent` re-indents a cell without touching its string
+//! values.
 
+mod effects;
 mod facts;
 mod indent;
 mod paths;
 mod rules;
 mod scope;
+mod units;
 pub mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,8 +29,10 @@ use ruff_python_parser::{parse_module, ParseError};
 use ruff_text_size::{TextRange, TextSize};
 use serde::Serialize;
 
+pub use effects::Effect;
 pub use facts::{TRAINING_FUNCTIONS, TRAINING_METHODS};
 pub use indent::indent_block;
+pub use units::Unit;
 
 /// A cell that is not valid Python 3, located at the parser's first error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,7 +83,8 @@ pub struct ModuleFacts {
     /// usable after training, though the cell binds nothing.
     pub fitted_names: BTreeSet<String>,
     /// Import aliases in force after this cell (bound name → dotted module or object), the
-    /// earlier cells' included: `jl` → `joblib`, `dump` → `joblib.dump`.
+    /// earlier cells' included: `jl` → `joblib`, `dump` → `joblib.dump`, and `os` → `os` for a
+    /// module-level plain `import os`.
     pub aliases: BTreeMap<String, String>,
     /// Module-level names with values known after this cell, the earlier cells' included.
     pub bindings: values::Bindings,
@@ -85,6 +92,9 @@ pub struct ModuleFacts {
     pub settings: Vec<values::SettingRead>,
     /// Calls of plain names with their arguments' values, anywhere in the cell.
     pub call_sites: Vec<values::CallSite>,
+    /// One entry per top-level statement, in order: what each binds, reads and changes, for
+    /// running only the statements the service depends on.
+    pub units: Vec<Unit>,
 }
 
 /// What a cell inherits from the cells before it.
@@ -256,7 +266,7 @@ pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, 
     let body = &parsed.syntax().body;
     let names = scope::resolve(body);
     let (trains, fitted_names) = facts::trains(body);
-    let found = paths::find(
+    let mut found = paths::find(
         body,
         source,
         &lines,
@@ -264,6 +274,9 @@ pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, 
         &inherited.bindings,
         &inherited.parameters,
     );
+    units::add_plain_imports(body, &mut found.aliases);
+    // The aliases after the cell: a cell imports at its top what its statements use.
+    let units = units::units(body, &lines, &found.aliases);
     Ok(ModuleFacts {
         imports: facts::imports(body, &lines),
         functions: facts::functions(body, source, &lines, &names.function_globals),
@@ -276,6 +289,7 @@ pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, 
         loaded_names: names.loaded,
         trains,
         fitted_names,
+        units,
     })
 }
 

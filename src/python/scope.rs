@@ -56,6 +56,10 @@ pub(crate) struct Names {
     /// Module-level names read by each function defined in the module scope, keyed by the
     /// offset of the function's name.
     pub(crate) function_globals: HashMap<TextSize, BTreeSet<String>>,
+    /// Builtins read from the module scope that the body itself does not bind, left out of
+    /// `loaded`. Another statement or cell may rebind them (`sum = 0`, `input = df[cols]`), so
+    /// per-statement dataflow needs them.
+    pub(crate) builtins: BTreeSet<String>,
 }
 
 /// Resolves the names of a module body.
@@ -213,6 +217,7 @@ impl Builder {
         let mut bound: BTreeSet<String> = self.scopes[0].bound.iter().cloned().collect();
         bound.extend(self.declared_global.iter().cloned());
         let mut loaded = BTreeSet::new();
+        let mut builtins = BTreeSet::new();
         let mut function_globals: HashMap<TextSize, BTreeSet<String>> = HashMap::new();
         for (index, scope) in self.scopes.iter().enumerate() {
             for name in &scope.loads {
@@ -220,6 +225,7 @@ impl Builder {
                     continue;
                 }
                 if BUILTINS.contains(&name.as_str()) && !bound.contains(name) {
+                    builtins.insert(name.clone());
                     continue;
                 }
                 loaded.insert(name.clone());
@@ -235,6 +241,7 @@ impl Builder {
             bound,
             loaded,
             function_globals,
+            builtins,
         }
     }
 }
