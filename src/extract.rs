@@ -4,8 +4,13 @@
 //! everything inside a cell is parsed with ruff's parser in IPython mode, which knows line
 //! magics, shell escapes and `?` help as syntax nodes. Each construct is replaced on its own
 //! line(s), so a line of the cleaned code is the same line of the notebook cell and errors can
-//! name both. What this module does not do: decide what the code means (that is `python`)
-//! or where packages come from (that is `requirements`).
+//! name both. Shell escapes that fetch data (`!wget`, `!unzip`, ...) become calls of the
+//! service runtime (see `fetch`); other shell commands are dropped. What this module does
+//! not do: decide what the code means (that is `python`) or where packages come from (that
+//! is `requirements`).
+
+mod fetch;
+mod shell;
 
 use anyhow::Result;
 use ruff_python_ast::visitor::{self, Visitor};
@@ -67,12 +72,43 @@ pub struct Dropped {
     pub reason: String,
 }
 
+/// What a shell step that fetches data does in the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchKind {
+    /// `wget` / `curl`: `_nb2svc.download(url, dest)`.
+    Download,
+    /// `unzip` / `tar -x`: `_nb2svc.unpack(archive, dest)`.
+    Unpack,
+    /// `mkdir`: the folder is created.
+    Mkdir,
+}
+
+/// A shell escape that fetches or lays out data (`!wget URL -O f`), kept as a call of the
+/// service's runtime so later cells find the files; one entry per step of the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fetch {
+    pub location: Location,
+    pub kind: FetchKind,
+    /// The URL downloaded (downloads only).
+    pub url: Option<String>,
+    /// The archive unpacked (unpacks only).
+    pub archive: Option<String>,
+    /// The file downloaded to, the folder unpacked into, or the folder created; relative
+    /// paths are relative to the notebook's folder.
+    pub dest: String,
+    /// The escape as written, on one line (`!wget URL -O f && unzip f`).
+    pub command: String,
+}
+
 /// Everything the notebook's code cells yield.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Extraction {
     pub cells: Vec<ExtractedCell>,
     pub magic_requirements: Vec<MagicRequirement>,
     pub written_files: Vec<WrittenFile>,
+    /// Data fetches translated from shell escapes, in notebook order.
+    pub fetches: Vec<Fetch>,
     pub dropped: Vec<Dropped>,
     pub skipped_cells: Vec<CellRef>,
     pub warnings: Vec<Warning>,
@@ -396,6 +432,7 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
         }
         _ => None,
     };
+    let shell = shell_command(escape.kind, name, args, value);
     match escape.kind {
         IpyEscapeKind::Magic if STATEMENT_MAGICS.contains(&name) => {
             let statement = strip_magic_options(args);
@@ -435,10 +472,25 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
             drop("help request".into(), false);
             placeholder("dropped")
         }
-        IpyEscapeKind::Shell | IpyEscapeKind::ShCap => {
-            drop("shell commands do not run in the service".into(), true);
-            placeholder("dropped")
-        }
+        // Data fetches become runtime calls; every other shell command is dropped.
+        _ if shell.is_some() => match shell.and_then(fetch::translate) {
+            Some(translation) => {
+                out.fetches
+                    .extend(translation.steps.into_iter().map(|step| Fetch {
+                        location: location.clone(),
+                        kind: step.kind,
+                        url: step.url,
+                        archive: step.archive,
+                        dest: step.dest,
+                        command: one_line.clone(),
+                    }));
+                translation.python
+            }
+            None => {
+                drop("shell commands do not run in the service".into(), true);
+                placeholder("dropped")
+            }
+        },
         _ => {
             drop(
                 "IPython-only syntax has no plain-Python meaning".into(),
@@ -446,6 +498,20 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
             );
             placeholder("dropped")
         }
+    }
+}
+
+/// The shell command line of a `!cmd`, `!!cmd`, `%system cmd` or `%sx cmd` escape.
+fn shell_command<'a>(
+    kind: IpyEscapeKind,
+    name: &str,
+    args: &'a str,
+    value: &'a str,
+) -> Option<&'a str> {
+    match kind {
+        IpyEscapeKind::Shell | IpyEscapeKind::ShCap => Some(value),
+        IpyEscapeKind::Magic if matches!(name, "system" | "sx") => Some(args),
+        _ => None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The Python packages the service needs, and where each one came from.
 //!
 //! Reads the dependency file a person supplies (`requirements.txt` with its includes,
-//! `environment.yml`, `Pipfile` or `pyproject.toml`), merges it with what the notebook
+//! `environment.yml`, `conda list --export` output, `Pipfile` or `pyproject.toml`), merges it with what the notebook
 //! needs (its imports, mapped through [`crate::import_map`], and its `%pip install` magics)
 //! and the packages that serve the API, and renders one `requirements.txt` whose every line
 //! says where it came from. Finding the imports and magics in the notebook is left to the
@@ -80,6 +80,9 @@ pub struct RequirementsSet {
     pub options: Vec<String>,
     /// Things the person should know: duplicates, local paths, translations, skipped entries.
     pub warnings: Vec<Warning>,
+    /// The Python version the file pins (conda's `python=3.11.5`), which is not a package.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_version: Option<String>,
 }
 
 impl RequirementsSet {
@@ -116,6 +119,7 @@ impl RequirementsSet {
             }
         }
         self.warnings.extend(other.warnings);
+        self.python_version = self.python_version.take().or(other.python_version);
     }
 }
 
@@ -168,6 +172,8 @@ fn read_any(path: &Path) -> Result<RequirementsSet> {
         (_, "toml") if text.contains("[project]") || text.contains("[tool.poetry") => {
             toml_formats::parse_pyproject(&text, path)
         }
+        // `conda list --export` output has no usual name; its lines give it away.
+        _ if conda::is_conda_list(&text) => conda::parse_conda_list(&text, path),
         (_, "yml" | "yaml") if text.contains("dependencies:") => {
             conda::parse_environment_yml(&text, path, &mut loader)
         }

@@ -91,19 +91,19 @@ fn writefile_cells_become_files_not_code() {
 #[test]
 fn drops_shell_escapes_and_foreign_cell_magics_with_warnings() {
     let cells = [
-        "!wget http://example.invalid/data.csv\nfiles = !ls\n",
+        "!ls -la data\nfiles = !ls\n",
         "%%bash\necho hi\n",
         "%%R\nx <- 1\n",
     ];
     let out = extract(&notebook(&cells)).unwrap();
     assert_eq!(
         code_of(&out),
-        vec!["pass  # nb2svc: dropped `!wget http://example.invalid/data.csv`\nfiles = None\n"]
+        vec!["pass  # nb2svc: dropped `!ls -la data`\nfiles = None\n"]
     );
     let messages: Vec<String> = out.warnings.iter().map(|w| w.to_string()).collect();
     assert_eq!(messages.len(), 4, "{messages:#?}");
     assert!(
-        messages[0].starts_with("cell 1, line 1: `!wget"),
+        messages[0].starts_with("cell 1, line 1: `!ls -la data` dropped"),
         "{messages:#?}"
     );
     assert!(
@@ -192,4 +192,230 @@ fn invalid_python_is_passed_on_for_planning_to_judge() {
 fn empty_cells_are_not_code() {
     let out = extract(&notebook(&["", "  \n"])).unwrap();
     assert!(out.cells.is_empty());
+}
+
+/// A recorded fetch as `(kind, url, archive, dest)`, for assertions.
+type Step = (FetchKind, Option<String>, Option<String>, String);
+
+/// The one line a single-line cell becomes, and the fetches it records.
+fn fetched(cell: &str) -> (String, Vec<Step>) {
+    let out = extract(&notebook(&[cell])).unwrap();
+    assert!(out.warnings.is_empty(), "{cell}: {:?}", out.warnings);
+    assert!(out.dropped.is_empty(), "{cell}: {:?}", out.dropped);
+    let steps = out
+        .fetches
+        .iter()
+        .map(|f| (f.kind, f.url.clone(), f.archive.clone(), f.dest.clone()))
+        .collect();
+    (out.cells[0].code.clone(), steps)
+}
+
+fn download(url: &str, dest: &str) -> Step {
+    (FetchKind::Download, Some(url.into()), None, dest.into())
+}
+
+fn unpack(archive: &str, dest: &str) -> Step {
+    (FetchKind::Unpack, None, Some(archive.into()), dest.into())
+}
+
+#[test]
+fn wget_becomes_a_download() {
+    let url = "https://archive.ics.uci.edu/ml/wine.csv";
+    let cases = [
+        ("!wget https://archive.ics.uci.edu/ml/wine.csv", "wine.csv"),
+        ("!wget https://h.org/data/wine.csv -O w.csv", "w.csv"),
+        ("!wget -O w.csv https://h.org/data/wine.csv", "w.csv"),
+        ("!wget --output-document=w.csv https://h.org/x", "w.csv"),
+        ("!wget -qO w.csv https://h.org/x", "w.csv"),
+        ("!wget -P data https://h.org/a/wine.csv", "data/wine.csv"),
+        (
+            "!wget --directory-prefix=data/ https://h.org/wine.csv",
+            "data/wine.csv",
+        ),
+        (
+            "!wget -q -nc --no-check-certificate -c https://h.org/wine.csv",
+            "wine.csv",
+        ),
+        ("!wget https://h.org/get/wine.csv?raw=true#top", "wine.csv"),
+        ("!wget https://h.org/dir/", "index.html"),
+        ("!wget https://h.org", "index.html"),
+    ];
+    for (cell, dest) in cases {
+        let (code, steps) = fetched(cell);
+        let cell_url = cell
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .unwrap();
+        assert_eq!(steps, [download(cell_url, dest)], "{cell}");
+        assert_eq!(
+            code,
+            format!(
+                "_nb2svc.download({}, {})  # nb2svc: shell fetch (wget)",
+                serde_json::to_string(cell_url).unwrap(),
+                serde_json::to_string(dest).unwrap()
+            ),
+            "{cell}"
+        );
+    }
+    let (code, _) = fetched(&format!("!wget {url} -O wine.csv"));
+    assert_eq!(
+        code,
+        r#"_nb2svc.download("https://archive.ics.uci.edu/ml/wine.csv", "wine.csv")  # nb2svc: shell fetch (wget)"#
+    );
+}
+
+#[test]
+fn curl_becomes_a_download() {
+    let url = "https://h.org/d/iris.csv?dl=1";
+    for (cell, dest) in [
+        (format!("!curl -o iris.csv {url}"), "iris.csv"),
+        (
+            format!("!curl -L -s -S -f {url} -o data/i.csv"),
+            "data/i.csv",
+        ),
+        (format!("!curl -fsSL -O {url}"), "iris.csv"),
+        (format!("!curl -LO {url}"), "iris.csv"),
+        (format!("!curl -sL {url} > out.csv"), "out.csv"),
+        (format!("!curl --output x.csv {url}"), "x.csv"),
+    ] {
+        assert_eq!(fetched(&cell).1, [download(url, dest)], "{cell}");
+    }
+}
+
+#[test]
+fn unzip_tar_and_mkdir_become_runtime_calls() {
+    let (code, steps) = fetched("!unzip -o -q data.zip -d data");
+    assert_eq!(
+        code,
+        r#"_nb2svc.unpack("data.zip", "data")  # nb2svc: shell fetch (unzip)"#
+    );
+    assert_eq!(steps, [unpack("data.zip", "data")]);
+    for (cell, archive, dest) in [
+        ("!unzip archive.zip", "archive.zip", "."),
+        ("!unzip -qq -d out a.zip > /dev/null", "a.zip", "out"),
+        ("!tar -xf a.tar", "a.tar", "."),
+        ("!tar -xzf a.tgz -C data", "a.tgz", "data"),
+        ("!tar xvzf a.tar.gz", "a.tar.gz", "."),
+        (
+            "!tar --extract --file=a.tar.xz --directory data",
+            "a.tar.xz",
+            "data",
+        ),
+    ] {
+        assert_eq!(fetched(cell).1, [unpack(archive, dest)], "{cell}");
+    }
+    let (code, steps) = fetched("!mkdir -p data/raw models");
+    assert_eq!(
+        code,
+        r#"__import__("os").makedirs("data/raw", exist_ok=True); __import__("os").makedirs("models", exist_ok=True)  # nb2svc: shell fetch (mkdir)"#
+    );
+    assert_eq!(steps.len(), 2);
+    assert!(steps
+        .iter()
+        .all(|s| s.0 == FetchKind::Mkdir && s.1.is_none()));
+}
+
+#[test]
+fn every_command_of_a_line_translates() {
+    let cell = "!mkdir -p data && wget -q https://h.org/d.zip -P data; unzip -o data/d.zip -d data # fetch";
+    let out = extract(&notebook(&[cell])).unwrap();
+    assert_eq!(
+        out.cells[0].code,
+        concat!(
+            r#"__import__("os").makedirs("data", exist_ok=True); "#,
+            r#"_nb2svc.download("https://h.org/d.zip", "data/d.zip"); "#,
+            r#"_nb2svc.unpack("data/d.zip", "data")  # nb2svc: shell fetch (mkdir, wget, unzip)"#
+        )
+    );
+    let kinds: Vec<_> = out.fetches.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [FetchKind::Mkdir, FetchKind::Download, FetchKind::Unpack]
+    );
+    assert!(out.fetches.iter().all(|f| f.command == cell));
+    assert!(out.dropped.is_empty() && out.warnings.is_empty());
+}
+
+#[test]
+fn system_magics_and_captured_shell_statements_translate_too() {
+    for cell in [
+        "%system wget https://h.org/a.csv",
+        "%sx wget https://h.org/a.csv",
+        "!!wget https://h.org/a.csv",
+    ] {
+        assert_eq!(
+            fetched(cell).1,
+            [download("https://h.org/a.csv", "a.csv")],
+            "{cell}"
+        );
+    }
+}
+
+#[test]
+fn odd_urls_and_names_land_as_escaped_literals() {
+    let cell = r#"!wget 'https://h.org/a b"""c.csv?q='"'"'x'"'"'' -O "out \"q\"\\x.csv""#;
+    let (code, steps) = fetched(cell);
+    assert_eq!(
+        steps,
+        [download(
+            r#"https://h.org/a b"""c.csv?q='x'"#,
+            r#"out "q"\x.csv"#
+        )]
+    );
+    assert_eq!(
+        code,
+        r#"_nb2svc.download("https://h.org/a b\"\"\"c.csv?q='x'", "out \"q\"\\x.csv")  # nb2svc: shell fetch (wget)"#
+    );
+    assert!(crate::python::analyze(&code).is_ok(), "{code}");
+}
+
+#[test]
+fn other_shell_commands_are_still_dropped_with_a_warning() {
+    for cell in [
+        "!wget $URL",
+        "!wget {url} -O data.csv",
+        "!wget -r https://h.org/site/",
+        "!wget https://h.org/a.csv -O - | head",
+        "!gunzip data.csv.gz",
+        "!cd data && wget https://h.org/a.csv",
+        "!wget https://h.org/a.csv && python train.py",
+        "!curl https://h.org/a.csv",
+        "!unzip a.zip member.txt",
+        "!tar -czf out.tgz data",
+        "!mkdir ~/data",
+        "!wget not-a-url",
+    ] {
+        let out = extract(&notebook(&[cell])).unwrap();
+        assert!(out.fetches.is_empty(), "{cell}: {:?}", out.fetches);
+        assert_eq!(out.warnings.len(), 1, "{cell}");
+        assert!(
+            out.warnings[0]
+                .message
+                .ends_with("dropped: shell commands do not run in the service"),
+            "{cell}: {}",
+            out.warnings[0]
+        );
+        assert!(
+            out.cells[0].code.starts_with("pass  # nb2svc: dropped `!"),
+            "{cell}"
+        );
+    }
+}
+
+#[test]
+fn fetches_keep_line_numbers_and_block_indentation() {
+    let cell = "import pandas as pd\nif True:\n    !wget \\\n      https://h.org/wine.csv\ndf = pd.read_csv('wine.csv')\n";
+    let out = extract(&notebook(&[cell])).unwrap();
+    let code = &out.cells[0].code;
+    let lines: Vec<&str> = code.lines().collect();
+    assert_eq!(
+        lines[2],
+        r#"    _nb2svc.download("https://h.org/wine.csv", "wine.csv")  # nb2svc: shell fetch (wget)"#
+    );
+    assert_eq!(lines[3], "");
+    assert_eq!(lines[4], "df = pd.read_csv('wine.csv')");
+    assert!(crate::python::analyze(code).is_ok(), "{code}");
+    assert_eq!(out.fetches[0].location.line, 3);
+    assert_eq!(out.fetches[0].location.cell.number, 1);
+    assert_eq!(out.fetches[0].command, "!wget \\ https://h.org/wine.csv");
 }
