@@ -179,6 +179,8 @@ pub struct ServicePlan {
     pub settings: Vec<Setting>,
     /// Cells left out because they are not valid Python, with the reason.
     pub unparsed_cells: Vec<(CellRef, String)>,
+    /// Statements left out because nothing the service serves depends on them, and why.
+    pub left_out: Vec<(Location, String)>,
     pub requirements: Merged,
     pub dropped: Vec<Dropped>,
     pub skipped_cells: Vec<CellRef>,
@@ -200,7 +202,25 @@ pub fn plan(
     let mut warnings = extraction.warnings.clone();
     let mut extraction = extraction;
     let mut analysis = analyze_cells(&mut extraction.cells, options.strict, &mut warnings)?;
-    let facts = std::mem::take(&mut analysis.facts);
+    let all_facts = std::mem::take(&mut analysis.facts);
+    let endpoints = plan_endpoints(&extraction.cells, &all_facts, options, &mut warnings)?;
+
+    // Only the statements that saved artifacts and served functions depend on run in the
+    // service; what the others import, read or need cannot break it.
+    let served: BTreeSet<String> = endpoints.iter().map(|e| e.function.clone()).collect();
+    let sliced = slice::slice(&extraction.cells, &all_facts, &served);
+    let facts: Vec<ModuleFacts> = all_facts
+        .iter()
+        .enumerate()
+        .map(|(index, f)| kept_facts(f, index, &sliced))
+        .collect();
+    for (index, cell) in extraction.cells.iter_mut().enumerate() {
+        cell.code = sliced.comment_out(index, &cell.code);
+    }
+    let left_out: Vec<(Location, String)> = sliced
+        .left_out()
+        .map(|s| (s.location.clone(), s.verdict.reason().to_string()))
+        .collect();
     let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
 
     let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
@@ -221,8 +241,6 @@ pub fn plan(
     );
     let settings = settings::plan_settings(&extraction.cells, &facts, &mut warnings);
     let training = training::training_cells(&extraction.cells, &facts);
-
-    let endpoints = plan_endpoints(&extraction.cells, &facts, options, &mut warnings)?;
     analysis.check_unparsed_needs(&facts, &endpoints_and_cells_needs(&facts))?;
     let trains = training.any();
     let mut train_at = options.train_at;
@@ -312,6 +330,7 @@ pub fn plan(
         dropped: extraction.dropped,
         skipped_cells: extraction.skipped_cells,
         unparsed_cells: analysis.unparsed,
+        left_out,
         needs_ipython_shims,
         future_imports,
         warnings,
@@ -363,6 +382,29 @@ fn parameter_values(
     let sites: Vec<python::values::CallSite> =
         facts.flat_map(|f| f.call_sites.iter().cloned()).collect();
     python::values::parameter_values(&sites, &params)
+}
+
+/// A cell's facts restricted to the statements the service runs.
+fn kept_facts(facts: &ModuleFacts, cell: usize, sliced: &slice::Slice) -> ModuleFacts {
+    if sliced.keeps_everything() {
+        return facts.clone();
+    }
+    let runs = |line: usize| sliced.runs_line(cell, line);
+    let kept_units: Vec<&python::Unit> = facts
+        .units
+        .iter()
+        .filter(|u| runs(u.first_line))
+        .collect();
+    let mut kept = facts.clone();
+    kept.imports.retain(|i| runs(i.line));
+    kept.path_calls.retain(|c| runs(c.line));
+    kept.settings.retain(|s| runs(s.line));
+    kept.functions.retain(|f| runs(f.line));
+    kept.call_sites.clear();
+    kept.loaded_names = kept_units.iter().flat_map(|u| u.loaded.iter().cloned()).collect();
+    kept.bound_names = kept_units.iter().flat_map(|u| u.bound.iter().cloned()).collect();
+    kept.trains &= !kept_units.is_empty();
+    kept
 }
 
 /// Every module-level name the cells read.

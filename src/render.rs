@@ -195,6 +195,8 @@ pub struct ServiceView<'a> {
     required_settings: String,
     /// Cells left out because they are not valid Python.
     unparsed: Vec<String>,
+    /// Statements left out because nothing served depends on them: `cell N, line L: why`.
+    left_out: Vec<String>,
     /// Human sentences for the README.
     dropped: Vec<String>,
     skipped: Vec<String>,
@@ -409,6 +411,11 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         compose_settings,
         setting_defaults,
         required_settings,
+        left_out: plan
+            .left_out
+            .iter()
+            .map(|(location, reason)| format!("{location}: {reason}"))
+            .collect(),
         unparsed: plan
             .unparsed_cells
             .iter()

@@ -72,6 +72,9 @@ pub fn human(
             if unknown.access == "reads" { "; --include ships a file it needs" } else { "" }
         )?;
     }
+    for (location, reason) in &plan.left_out {
+        writeln!(w, "  left out      {location}: {reason}")?;
+    }
     for setting in &plan.settings {
         let default = match (&setting.default, setting.required) {
             (Some(value), _) => format!("default {value:?}"),

@@ -1,62 +1,15 @@
 //! The generated service running for real, without Docker: a virtual environment with the
 //! merged requirements, uvicorn on 127.0.0.1, and real requests.
 
-use std::collections::hash_map::DefaultHasher;
 use std::fs;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
 use crate::support::{
-    free_port, generate_into, http, python, root, tool_or_skip, wait_for, works, Running,
+    free_port, generate_into, http, python, root, tool_or_skip, venv_for, wait_for, works, Running,
 };
-
-/// A virtual environment with `requirements`, kept under target/ between runs (keyed by the
-/// file's contents) because installing scikit-learn and pandas takes a minute.
-fn venv_for(requirements: &Path) -> Option<PathBuf> {
-    // Tests run in parallel; two of them may want the same environment.
-    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = CREATING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let text = fs::read_to_string(requirements).unwrap();
-    let mut hasher = DefaultHasher::new();
-    text.hash(&mut hasher);
-    let dir = root().join(format!("target/test-venvs/{:016x}", hasher.finish()));
-    let python_bin = dir.join("bin/python");
-    if dir.join(".complete").exists() {
-        return Some(python_bin);
-    }
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(dir.parent().unwrap()).unwrap();
-    let created = Command::new(python())
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    let installed = created
-        && Command::new(&python_bin)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(requirements)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-    if !installed {
-        return None;
-    }
-    fs::write(dir.join(".complete"), "").unwrap();
-    Some(python_bin)
-}
 
 /// Generates the service for `notebook` into a temporary folder.
 fn generate(notebook: &Path, requirements: Option<&Path>, extra: &[&str]) -> tempfile::TempDir {
@@ -107,13 +60,17 @@ fn venv_or_skip(test: &str, requirements: &Path) -> Option<PathBuf> {
     ) {
         return None;
     }
-    let venv = venv_for(requirements);
-    tool_or_skip(
-        test,
-        venv.is_some(),
-        "a virtual environment with the requirements (pip needs PyPI)",
-    )
-    .then(|| venv.unwrap())
+    match venv_for(requirements) {
+        Ok(venv) => Some(venv),
+        Err(reason) => {
+            tool_or_skip(
+                test,
+                false,
+                &format!("a virtual environment with the requirements (installing needs PyPI): {reason}"),
+            );
+            None
+        }
+    }
 }
 
 /// The penguins example generated with `extra` arguments, and a Python with its requirements.

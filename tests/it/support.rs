@@ -229,3 +229,63 @@ pub fn compose_config_findings(dir: &Path, file: &str) -> Option<String> {
     let findings = output_text(&config);
     (!config.status.success() || !findings.trim().is_empty()).then_some(findings)
 }
+
+/// A virtual environment with `requirements`, kept under target/ between runs (keyed by the
+/// file's contents) because installing scikit-learn and pandas takes a while. `python -m venv`
+/// makes it (its bundled setuptools still has `pkg_resources`, as the image's Python does); uv
+/// installs into it when it is there, pip otherwise. `Err` has the installer's output.
+pub fn venv_for(requirements: &Path) -> Result<PathBuf, String> {
+    use std::hash::{Hash, Hasher};
+    // Tests run in parallel; two of them may want the same environment.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let text = std::fs::read_to_string(requirements).map_err(|e| e.to_string())?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    let dir = root().join(format!("target/test-venvs/{:016x}", hasher.finish()));
+    let python_bin = dir.join("bin/python");
+    if dir.join(".complete").exists() {
+        return Ok(python_bin);
+    }
+    let failed = dir.join(".failed");
+    if let Ok(reason) = std::fs::read_to_string(&failed) {
+        return Err(reason);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let created = Command::new(python())
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !created.status.success() {
+        return Err(output_text(&created));
+    }
+    let install = if works("uv", &["--version"]) {
+        Command::new("uv")
+            .args(["pip", "install", "--quiet", "--python"])
+            .arg(&python_bin)
+            .arg("-r")
+            .arg(requirements)
+            .output()
+    } else {
+        Command::new(&python_bin)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(requirements)
+            .output()
+    }
+    .map_err(|e| e.to_string())?;
+    if !install.status.success() {
+        let reason = output_text(&install);
+        // An unsatisfiable set stays unsatisfiable: remembered, so a rerun is quick. A network
+        // failure is not remembered.
+        if reason.contains("No solution found") || reason.contains("ResolutionImpossible") {
+            std::fs::write(&failed, &reason).unwrap();
+        }
+        return Err(reason);
+    }
+    std::fs::write(dir.join(".complete"), "").unwrap();
+    Ok(python_bin)
+}
