@@ -12,6 +12,7 @@ pub mod image_probe;
 pub mod import_map;
 pub mod names;
 pub mod notebook;
+pub mod pickled;
 pub mod plan;
 pub mod python;
 pub mod render;

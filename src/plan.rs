@@ -215,6 +215,7 @@ pub fn plan(
         .map(|(index, f)| kept_facts(f, index, &sliced))
         .collect();
     for (index, cell) in extraction.cells.iter_mut().enumerate() {
+        cell.code = module::main_guards_true(&cell.code, &all_facts[index].main_guards);
         cell.code = sliced.comment_out(index, &cell.code);
     }
     let left_out: Vec<(Location, String)> = sliced
@@ -224,8 +225,6 @@ pub fn plan(
     let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
 
     let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
-    let requirements =
-        modules::merge_requirements(&extraction, &facts, requirements_file, &modules, options)?;
 
     let kept = |_cell: usize, _offset: usize| true;
     let path_plan = artifacts::plan_paths(
@@ -239,6 +238,15 @@ pub fn plan(
         },
         &mut warnings,
     );
+    let unpickled = artifacts::unpickled_modules(&path_plan.artifacts, files);
+    let requirements = modules::merge_requirements(
+        &extraction,
+        &facts,
+        requirements_file,
+        &modules,
+        &unpickled,
+        options,
+    )?;
     let settings = settings::plan_settings(&extraction.cells, &facts, &mut warnings);
     let training = training::training_cells(&extraction.cells, &facts);
     analysis.check_unparsed_needs(&facts, &endpoints_and_cells_needs(&facts))?;

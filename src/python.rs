@@ -92,6 +92,8 @@ pub struct ModuleFacts {
     pub settings: Vec<values::SettingRead>,
     /// Calls of plain names with their arguments' values, anywhere in the cell.
     pub call_sites: Vec<values::CallSite>,
+    /// Byte ranges of `__name__ == "__main__"` tests, true in a notebook kernel.
+    pub main_guards: Vec<(usize, usize)>,
     /// One entry per top-level statement, in order: what each binds, reads and changes, for
     /// running only the statements the service depends on.
     pub units: Vec<Unit>,
@@ -285,6 +287,7 @@ pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, 
         bindings: found.bindings,
         settings: found.settings,
         call_sites: found.call_sites,
+        main_guards: facts::main_guards(body),
         bound_names: names.bound,
         loaded_names: names.loaded,
         trains,

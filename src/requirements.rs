@@ -10,6 +10,7 @@
 mod conda;
 mod magic;
 mod merge;
+mod numpy_abi;
 mod pip;
 mod spec;
 mod toml_formats;

@@ -31,6 +31,8 @@ pub trait SourceFiles {
     fn files_in(&self, relative: &str) -> Vec<String>;
     /// The text of a file, if it exists and is UTF-8.
     fn read_text(&self, relative: &str) -> Option<String>;
+    /// The bytes of a file, if it exists and is at most `limit` bytes long.
+    fn read_bytes(&self, relative: &str, limit: u64) -> Option<Vec<u8>>;
     /// The `.py` files that make up top-level module `name`, if the folder has it: `name.py`,
     /// or every `.py` file of a `name/` package, in sorted order.
     fn python_module(&self, name: &str) -> Vec<String>;
@@ -183,6 +185,11 @@ impl SourceFiles for NotebookFolder {
         fs::read_to_string(self.path(relative)).ok()
     }
 
+    fn read_bytes(&self, relative: &str, limit: u64) -> Option<Vec<u8>> {
+        let path = self.path(relative);
+        (fs::metadata(&path).ok()?.len() <= limit).then(|| fs::read(&path).ok())?
+    }
+
     fn python_module(&self, name: &str) -> Vec<String> {
         let single = format!("{name}.py");
         if self.exists(&single) {
@@ -273,6 +280,11 @@ impl SourceFiles for MemoryFolder {
 
     fn read_text(&self, relative: &str) -> Option<String> {
         self.files.get(relative.trim_start_matches("./")).cloned()
+    }
+
+    fn read_bytes(&self, relative: &str, limit: u64) -> Option<Vec<u8>> {
+        let text = self.read_text(relative)?;
+        (text.len() as u64 <= limit).then(|| text.into_bytes())
     }
 
     fn python_module(&self, name: &str) -> Vec<String> {

@@ -30,6 +30,7 @@ import re
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, NoReturn, Optional
@@ -376,7 +377,18 @@ _WRITERS: dict[str, list[tuple[str, str, str, str]]] = {
     ],
     "lightgbm": [("Booster.save_model", "lightgbm", "self", "filename")],
     "catboost": [("CatBoost.save_model", "catboost", "self", "fname")],
+    # Not artifacts, but writes a notebook makes into folders its repository had (often
+    # gitignored): the folder is created, nothing is recorded (serializer "").
+    "matplotlib.pyplot": [("savefig", "", "", "fname")],
+    "matplotlib.figure": [("Figure.savefig", "", "self", "fname")],
+    "numpy": [("save", "", "", "file"), ("savetxt", "", "", "fname")],
 }
+_PANDAS_FILE_WRITERS = ("to_csv", "to_excel", "to_json", "to_parquet", "to_feather")
+for _owner in ("DataFrame", "Series"):
+    _WRITERS["pandas"] += [
+        (f"{_owner}.{method}", "", "self", "path_or_buf")
+        for method in _PANDAS_FILE_WRITERS
+    ]
 # Keras answers under many module names (keras, keras.models, tf_keras, and for
 # tensorflow.keras keras.api._v2.keras.models...): each module of the family gets these.
 _KERAS_WRITERS = [
@@ -412,6 +424,58 @@ def _start_recording(clear_manifest: bool) -> None:
             if module is not None:
                 _patch_module(name, module)
         builtins.open = functools.wraps(_REAL_OPEN)(_open_creating_parent)
+        import shutil
+
+        # A careful notebook writes to a temporary file, then renames it into place.
+        os.replace = _following_moves(os.replace)
+        os.rename = _following_moves(os.rename)
+        shutil.move = _following_moves(shutil.move)
+
+
+def _following_moves(real: Any) -> Any:
+    """`real` (a rename), moving the manifest entry of a recorded file along with it."""
+
+    @functools.wraps(real)
+    def move(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(src, dst, *args, **kwargs)
+        if _is_notebook_code(sys._getframe(1).f_code.co_filename):
+            source, target = _path_of(src), _path_of(dst)
+            if source is not None and target is not None:
+                _moved(Path(os.path.realpath(source)), Path(os.path.realpath(target)))
+        return result
+
+    move._nb2svc_real = real
+    return move
+
+
+def _moved(source: Path, target: Path) -> None:
+    if target.is_dir():
+        target = target / source.name
+    with _manifest_lock:
+        entries = read_manifest()
+        shown = _shown_path(source)
+        moved = [e for e in entries if e.get("path") == shown]
+        if not moved:
+            return
+        entries = [
+            e for e in entries if e.get("path") not in (shown, _shown_path(target))
+        ]
+        taken = {str(e.get("name")) for e in entries}
+        entry = moved[0]
+        entry["path"] = _shown_path(target)
+        entry.pop("outside_data", None)
+        if DATA_DIR not in target.parents:
+            entry["outside_data"] = True
+        entry["name"] = _artifact_name(target.stem, taken)
+        entries.append(entry)
+        _write_manifest(entries)
+    log.info("nb2svc: recorded the move of %s to %s", shown, entry["path"])
+
+
+def _shown_path(path: Path) -> str:
+    """A file's path as the manifest shows it: relative to DATA_DIR when inside it."""
+    inside = DATA_DIR in path.parents
+    return path.relative_to(DATA_DIR).as_posix() if inside else path.as_posix()
 
 
 class _WriterFinder:
@@ -502,11 +566,15 @@ def _recording_writer(real: Any, serializer: str, obj_name: str, path_name: str)
     def writer(*args: Any, **kwargs: Any) -> Any:
         if not _is_notebook_code(sys._getframe(1).f_code.co_filename):
             return real(*args, **kwargs)
-        obj = args[0] if args else kwargs.get(obj_name)
-        target = args[1] if len(args) > 1 else kwargs.get(path_name)
+        if obj_name:
+            obj = args[0] if args else kwargs.get(obj_name)
+            target = args[1] if len(args) > 1 else kwargs.get(path_name)
+        else:
+            obj, target = None, args[0] if args else kwargs.get(path_name)
         _create_parent(target)
         result = real(*args, **kwargs)
-        _record(serializer, obj, target)
+        if serializer:
+            _record(serializer, obj, target)
         return result
 
     writer._nb2svc_real = real
@@ -573,7 +641,7 @@ def _entry(serializer: str, obj: Any, path: Path) -> dict[str, Any]:
     digest, size = _digest(path)
     entry: dict[str, Any] = {
         "name": "",  # given when it joins the manifest
-        "path": path.relative_to(DATA_DIR).as_posix() if inside else path.as_posix(),
+        "path": _shown_path(path),
         "serializer": serializer,
         "type": f"{kind.__module__}.{kind.__qualname__}",
         "predicts": callable(_attribute(obj, "predict")),
@@ -677,6 +745,10 @@ def _save_entry(entry: dict[str, Any]) -> None:
         taken = {str(existing.get("name")) for existing in entries}
         entry["name"] = _artifact_name(PurePosixPath(entry["path"]).stem, taken)
         entries.append(entry)
+    _write_manifest(entries)
+
+
+def _write_manifest(entries: list[dict[str, Any]]) -> None:
     document = {"version": 1, "artifacts": entries}
     _write_atomically(MANIFEST_FILE, (json.dumps(document, indent=2) + "\n").encode())
 
@@ -917,7 +989,20 @@ def _load_into(
     shown: Optional[str] = None,
 ) -> None:
     digest, size = _digest(path)
-    state.artifacts[name] = _deserialize(path, entry["serializer"], entry.get("type"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            loaded = _deserialize(path, entry["serializer"], entry.get("type"))
+        except Exception as error:
+            # scikit-learn says which version pickled the file: the likely cause.
+            said = "; ".join(dict.fromkeys(str(w.message) for w in caught))
+            detail = f" ({said})" if said else ""
+            raise RuntimeError(
+                f"loading {shown or entry['path']} failed: {error}{detail}"
+            ) from error
+    for warning in caught:
+        log.warning("nb2svc: loading %s: %s", shown or entry["path"], warning.message)
+    state.artifacts[name] = loaded
     state.artifact_files[name] = {
         "path": shown or PurePosixPath(entry["path"]).as_posix(),
         "bytes": size,
@@ -1171,12 +1256,26 @@ def _is_fast(model: Any, features: Any) -> bool:
     return best < FAST_PREDICTION_SECONDS
 
 
+def model_in(obj: Any) -> Any:
+    """What predicts in an artifact: itself, or the one predictor a bundle holds.
+
+    Students often pickle a bundle (`{"model": clf, "encoders": ..., "scaler": ...}`
+    or a tuple): its only value with `predict` is served. A bundle with several
+    predictors is ambiguous and serves none.
+    """
+    if callable(getattr(obj, "predict", None)):
+        return obj
+    values = obj.values() if isinstance(obj, dict) else obj
+    if not isinstance(values, (list, tuple)) and not isinstance(obj, dict):
+        return None
+    found = [v for v in values if callable(getattr(v, "predict", None))]
+    return found[0] if len(found) == 1 else None
+
+
 def predictors(state: ServiceState) -> dict[str, Any]:
-    """The loaded artifacts that can predict, by name."""
-    artifacts = state.artifacts.items()
-    return {
-        name: obj for name, obj in artifacts if callable(getattr(obj, "predict", None))
-    }
+    """The loaded artifacts that can predict, by name (a bundle by its predictor)."""
+    models = {name: model_in(obj) for name, obj in state.artifacts.items()}
+    return {name: model for name, model in models.items() if model is not None}
 
 
 def add_model_routes(
@@ -1207,10 +1306,13 @@ def describe_artifacts(state: ServiceState) -> dict[str, Any]:
     """What GET /models shows per artifact: type, features, file (relative to data/)."""
     listing = {}
     for name, obj in state.artifacts.items():
-        features = getattr(obj, "feature_names_in_", None)
+        model = model_in(obj)
+        features = getattr(
+            model if model is not None else obj, "feature_names_in_", None
+        )
         listing[name] = {
             "type": type(obj).__name__,
-            "predicts": callable(getattr(obj, "predict", None)),
+            "predicts": model is not None,
             "features": None if features is None else [str(f) for f in features],
             "file": state.artifact_files.get(name),
         }

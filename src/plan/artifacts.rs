@@ -270,6 +270,31 @@ fn access_word(access: PathAccess, saves_artifact: bool) -> &'static str {
     }
 }
 
+/// A pickle larger than this is not scanned for the modules it needs (a model this size is
+/// rare, and the read would cost more than the hint is worth).
+const MAX_SCANNED_PICKLE: u64 = 256 * 1024 * 1024;
+
+/// The modules the pickled artifacts the notebook only loads refer to, with the file each is
+/// in: `sklearn.ensemble._forest` for a pickled random forest.
+pub(super) fn unpickled_modules(artifacts: &[Artifact], files: &dyn SourceFiles) -> Vec<(String, String)> {
+    let mut modules = Vec::new();
+    for artifact in artifacts {
+        let Some(source) = &artifact.shipped_from else {
+            continue;
+        };
+        if !matches!(artifact.serializer, "joblib" | "pickle" | "pandas") {
+            continue;
+        }
+        let Some(bytes) = files.read_bytes(source, MAX_SCANNED_PICKLE) else {
+            continue;
+        };
+        for module in crate::pickled::modules(&bytes) {
+            modules.push((module, format!("data/{}", artifact.path)));
+        }
+    }
+    modules
+}
+
 /// Gives each artifact a unique route-friendly name from its file name.
 fn name_artifacts(artifacts: &mut [Artifact]) {
     let mut used = BTreeSet::new();

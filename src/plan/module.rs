@@ -72,6 +72,20 @@ pub fn planned_cells(
         .collect()
 }
 
+/// Replaces each `__name__ == "__main__"` test (byte ranges of `code`) with `True`: the
+/// notebook's kernel ran the cell as `__main__`, so its guarded code ran. A test written over
+/// several lines is left as it is, so line numbers still map.
+pub fn main_guards_true(code: &str, guards: &[(usize, usize)]) -> String {
+    let mut out = code.to_string();
+    for &(start, end) in guards.iter().rev() {
+        let fits = end <= out.len() && out.is_char_boundary(start) && out.is_char_boundary(end);
+        if fits && !out[start..end].contains('\n') {
+            out.replace_range(start..end, "True");
+        }
+    }
+    out
+}
+
 /// `code` as comments, one line for one line so that line numbers still map to the notebook;
 /// the first line says why.
 pub fn commented_out(code: &str, why: &str) -> String {
@@ -109,6 +123,13 @@ mod tests {
         assert_eq!(out.split('\n').count(), code.split('\n').count());
         assert!(out.starts_with("# nb2svc: left out (not valid Python): print x\n# if y:"));
         assert!(ruff_python_parser::parse_module(&out).is_ok());
+    }
+
+    #[test]
+    fn main_guards_become_true() {
+        let code = "if __name__ == '__main__':\n    train()\n";
+        let out = main_guards_true(code, &[(3, 25)]);
+        assert_eq!(out, "if True:\n    train()\n");
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub(super) fn merge_requirements(
     facts: &[ModuleFacts],
     file: Option<RequirementsSet>,
     modules: &[LocalModule],
+    unpickled: &[(String, String)],
     options: &Options,
 ) -> Result<Merged> {
     // Imports of the shipped modules' names are the notebook's own code, not packages.
@@ -143,6 +144,7 @@ pub(super) fn merge_requirements(
         imports: &imports,
         local_modules: &module_names,
         magic_requirements: &magic,
+        unpickled,
     };
     requirements::merge(file, &needs, SERVING_PACKAGES, options.strict)
 }

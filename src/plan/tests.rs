@@ -171,9 +171,10 @@ fn served_function_with_saved_model_skips_training_when_imported() {
     let wrapped: Vec<bool> = plan.cells.iter().map(|c| c.wrapped).collect();
     assert_eq!(
         wrapped,
-        vec![false, true, true, false],
-        "cell 3 uses what cell 2 trains"
+        vec![false, true, false, false],
+        "cell 3 only prints: it is left out, so nothing in it trains"
     );
+    assert!(plan.cells[2].code.starts_with("# nb2svc: left out"));
     assert!(plan.cells[1].code.starts_with("    trained = "));
 }
 

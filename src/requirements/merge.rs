@@ -41,6 +41,9 @@ pub struct NotebookNeeds<'a> {
     pub local_modules: &'a [String],
     /// Specs from `%pip install` / `!pip install` / `%conda install`, with their line.
     pub magic_requirements: &'a [(String, Location)],
+    /// Modules that pickled files the notebook loads refer to, with the file: their packages
+    /// must be there to load it. Only modules nb2svc knows the package of count.
+    pub unpickled: &'a [(String, String)],
 }
 
 /// Merges the dependency file (if any) with the notebook's needs and the `serving`
@@ -116,6 +119,27 @@ pub fn merge(
             merged.requirements.push(requirement);
         }
     }
+    for (module, file) in needs.unpickled {
+        let top = top_level(module);
+        if local.contains(top) || provides(&merged.requirements, top) {
+            continue;
+        }
+        let Distribution::Known(dist) = distribution_for(module) else {
+            continue;
+        };
+        if listed(&merged.requirements, dist) {
+            continue;
+        }
+        let requirement = Requirement {
+            name: normalize(dist),
+            text: dist.to_string(),
+            origin: Origin::Added {
+                reason: format!("loading {file} needs `{top}`"),
+            },
+        };
+        merged.missing.push(requirement.clone());
+        merged.requirements.push(requirement);
+    }
     if !refused.is_empty() {
         let lines: Vec<String> = refused
             .iter()
@@ -131,6 +155,15 @@ pub fn merge(
             refused.len(),
             lines.join("\n")
         );
+    }
+    if let Some(numpy) = super::numpy_abi::keep_numpy_abi(&mut merged.requirements) {
+        merged.missing.push(numpy);
+    }
+    // An added line the bound changed reads as it is written.
+    for added in &mut merged.missing {
+        if let Some(now) = merged.requirements.iter().find(|r| r.name == added.name) {
+            added.clone_from(now);
+        }
     }
     warn_unused(&mut merged, needs, serving);
     for spec in serving {
@@ -324,6 +357,7 @@ mod tests {
             imports,
             local_modules: &[],
             magic_requirements: &[],
+            unpickled: &[],
         }
     }
 
@@ -432,6 +466,7 @@ mod tests {
             imports: &imports,
             local_modules: &local,
             magic_requirements: &[],
+            unpickled: &[],
         };
         let merged = merge(None, &needs, &[], true).unwrap();
         assert!(merged.requirements.is_empty() && merged.warnings.is_empty());
@@ -488,6 +523,7 @@ mod tests {
             imports: &imports,
             local_modules: &[],
             magic_requirements: &magics,
+            unpickled: &[],
         };
         let merged = merge(
             Some(file("numpy==1.26.4\npandas==2.2\n")),
@@ -527,6 +563,7 @@ mod tests {
             imports: &imports,
             local_modules: &[],
             magic_requirements: &magics,
+            unpickled: &[],
         };
         let mut set = file("--extra-index-url https://x.example/simple\nuvicorn==0.30\n");
         set.warnings.clear();

@@ -32,16 +32,18 @@ use Yield::*;
 #[rustfmt::skip]
 const LIGHT: &[(&str, &str, &str, Yield)] = &[
     ("course_solucion_taller1/dev0.ipynb", "course_solucion_taller1/requirements.txt",
-        "a model and an island encoder, saved with literal paths", Serves { models: 1 }),
+        "its data file was never in its repository", Cannot("data/penguins_lter.csv")),
     ("course_simple_inference_2023/data.ipynb", "course_simple_inference_2023/requirements.txt",
         "its data comes from `!wget`, now a download step, and nothing but PyPI is reachable here",
         Cannot("download")),
     ("g_k8sjenkins_nb_in_docker/base_joblibUI.ipynb", "",
-        "loads the shipped base.pk1", Serves { models: 1 }),
+        "base.pk1 was pickled by scikit-learn 0.23.1 on Python 3.8, which current scikit-learn cannot read",
+        Cannot("0.23.1")),
     ("g_kmilo_salaries/pipeline.ipynb", "g_kmilo_salaries/requirements.txt",
         "one joblib pipeline", Serves { models: 1 }),
     ("g_handson_ml_colab/01_the_machine_learning_landscape.ipynb", "",
-        "fits a linear model and keeps it in memory", TrainsOnly),
+        "a degree-60 polynomial overflows to NaN with today's numpy and scikit-learn; it pins no versions",
+        Cannot("contains NaN")),
     ("g_zoomcamp_spaces_flask/Mid-term Vowel Prediction Project.ipynb", "g_zoomcamp_spaces_flask/Pipfile",
         "models pickled with open() in a loop", Serves { models: 1 }),
     ("s_t1_castaneda/train.ipynb", "s_t1_castaneda/requirements.txt",
@@ -59,8 +61,56 @@ const LIGHT: &[(&str, &str, &str, Yield)] = &[
         "reads ../../data, a folder of its author's container that the repository keeps elsewhere",
         Cannot("penguins_size.csv")),
     ("s_2023_deiru_train_predict/train/prueba.ipynb", "s_2023_deiru_train_predict/train/requirements.txt",
-        "trains on rows from a MySQL server", Cannot("mysql")),
+        "trains on rows from a MySQL server at a private address", Cannot("test guard")),
+    ("g_k8sjenkins_nb_in_docker/basicUI.ipynb", "",
+        "its repository never held the CSV it trains on", Cannot("FileNotFoundError")),
+    ("g_kale_tags/iris.ipynb", "g_kale_tags/requirements.txt",
+        "pins scikit-learn 0.20.3, which has no wheel for Python 3.11 and does not build",
+        Cannot("scikit-learn==0.20.3")),
+    ("g_penguinfinder/rf_model.ipynb", "g_penguinfinder/requirements.txt",
+        "seaborn's load_dataset downloads the data at run time", Cannot("test guard")),
+    ("g_parallel_ml_nbformat3/04 - Pandas and Heterogeneous Data Modeling.ipynb", "",
+        "uses sklearn.cross_validation, gone since scikit-learn 0.20, and pins no versions",
+        Cannot("sklearn.cross_validation")),
+    ("g_kmilo_salaries/Taller_3.ipynb", "g_kmilo_salaries/requirements.txt",
+        "imports a private scikit-learn function that later releases removed; nothing pins scikit-learn",
+        Cannot("_print_elapsed_time")),
+    ("s_t2_gallo/training-app/TrainModels.ipynb", "s_t2_gallo/training-app/pyproject.toml",
+        "models saved through a helper under MODELS_DIR, read with no default", Serves { models: 3 }),
 ];
+
+/// Python code every process of the test loads first (through `sitecustomize`): a notebook
+/// under test may reach 127.0.0.1 and nothing else, whatever its code tries.
+const NETWORK_GUARD: &str = r#"import socket
+
+_LOCAL = ("127.0.0.1", "::1", "localhost")
+_connect, _connect_ex, _getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+
+def _check(host):
+    if isinstance(host, str) and host not in _LOCAL and not host.startswith("/"):
+        raise OSError(f"nb2svc test guard: nothing beyond 127.0.0.1 may be reached ({host})")
+
+
+def _guarded_connect(self, address):
+    _check(address[0] if isinstance(address, tuple) else address)
+    return _connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    _check(address[0] if isinstance(address, tuple) else address)
+    return _connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    _check(host)
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+socket.getaddrinfo = _guarded_getaddrinfo
+"#;
 
 #[test]
 fn light_corpus_notebooks_train_and_answer_predictions() {
@@ -107,7 +157,7 @@ fn describe(got: &Got) -> String {
     match got {
         Got::Served { models } => format!("trained, {models} model routes answered"),
         Got::TrainedOnly => "trained, nothing to predict with".into(),
-        Got::Failed(reason) => format!("failed: {}", tail(reason, 1500)),
+        Got::Failed(reason) => format!("failed: {}", summary(reason)),
     }
 }
 
@@ -120,9 +170,25 @@ fn matches(got: &Got, expected: &Yield) -> bool {
     }
 }
 
-fn tail(text: &str, chars: usize) -> String {
-    let count = text.chars().count();
-    text.chars().skip(count.saturating_sub(chars)).collect()
+/// The lines of a failure that say what happened: nb2svc's own account of a failed training
+/// (cell, line, error, hint) when there is one, and the last line of the output.
+fn summary(reason: &str) -> String {
+    let lines: Vec<&str> = reason.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut picked: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("nb2svc:") || l.starts_with("the notebook reads"))
+        .copied()
+        .collect();
+    if let Some(last) = lines.last() {
+        if !picked.contains(last) {
+            picked.push(last);
+        }
+    }
+    let first = lines.first().copied().unwrap_or_default();
+    if picked.is_empty() || first.starts_with("requirements") || first.starts_with("generation") {
+        picked.insert(0, first);
+    }
+    picked.join(" | ").chars().take(1200).collect()
 }
 
 /// Generates, installs, trains, serves and asks: the whole path of a user.
@@ -137,24 +203,28 @@ fn run(corpus: &Path, notebook: &str, requirements: &str) -> Got {
         Ok(python) => python,
         Err(reason) => return Got::Failed(format!("requirements: {reason}")),
     };
+    let guard = out.path().join(".guard");
+    std::fs::create_dir_all(&guard).unwrap();
+    std::fs::write(guard.join("sitecustomize.py"), NETWORK_GUARD).unwrap();
     let trained = Command::new(&python)
         .args(["-m", "app.notebook"])
         .current_dir(out.path())
-        .env("MPLBACKEND", "Agg")
+        .env("PYTHONPATH", &guard)
         .output()
         .expect("python runs");
     if !trained.status.success() {
         return Got::Failed(format!("training: {}", output_text(&trained)));
     }
-    serve_and_ask(&python, out.path())
+    serve_and_ask(&python, out.path(), &guard)
 }
 
-fn serve_and_ask(python: &Path, dir: &Path) -> Got {
+fn serve_and_ask(python: &Path, dir: &Path, guard: &Path) -> Got {
     let port = free_port();
     let _server = Running(
         Command::new(python)
             .args(["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", &port.to_string()])
             .current_dir(dir)
+            .env("PYTHONPATH", guard)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -3,6 +3,7 @@
 
 mod cli;
 mod corpus;
+mod corpus_service;
 mod devcontainer;
 mod docker;
 mod service;
