@@ -181,6 +181,9 @@ pub struct ServicePlan {
     pub unparsed_cells: Vec<(CellRef, String)>,
     /// Statements left out because nothing the service serves depends on them, and why.
     pub left_out: Vec<(Location, String)>,
+    /// Downloads, unpacking and folders the notebook's shell lines made: runtime steps that
+    /// run in order when the notebook trains.
+    pub fetches: Vec<crate::extract::Fetch>,
     pub requirements: Merged,
     pub dropped: Vec<Dropped>,
     pub skipped_cells: Vec<CellRef>,
@@ -339,6 +342,7 @@ pub fn plan(
         skipped_cells: extraction.skipped_cells,
         unparsed_cells: analysis.unparsed,
         left_out,
+        fetches: extraction.fetches,
         needs_ipython_shims,
         future_imports,
         warnings,

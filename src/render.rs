@@ -120,6 +120,23 @@ struct CellView<'a> {
     training: Option<&'a str>,
 }
 
+/// An artifact as templates show it.
+#[derive(Serialize)]
+struct ArtifactView<'a> {
+    /// The name it is served under: `POST /predict/NAME`.
+    name: &'a str,
+    /// Path under `data/`.
+    path: &'a str,
+    /// `joblib`, `pickle`, `pandas`, `keras` or `torch`.
+    serializer: &'a str,
+    /// `cell 3, line 2`: where the notebook saves it, when it does.
+    saved_at: Option<String>,
+    /// Where it is copied from in the notebook's project, when the notebook only loads it.
+    shipped_from: Option<&'a str>,
+    /// Its name says it predicts (not an encoder or a table).
+    looks_like_model: bool,
+}
+
 /// A README row for an environment variable the notebook reads.
 #[derive(Serialize)]
 struct SettingView {
@@ -177,7 +194,9 @@ pub struct ServiceView<'a> {
     /// `from __future__` lines that must open `notebook.py`.
     future_imports: &'a [String],
     endpoints: Vec<EndpointView<'a>>,
-    artifacts: &'a [Artifact],
+    /// Every artifact the static plan knows: saved with a path known before the notebook runs,
+    /// or only loaded.
+    artifacts: Vec<ArtifactView<'a>>,
     /// Artifacts the notebook only loads, shipped in `data/` and loaded by `main.py`.
     shipped_artifacts: Vec<&'a Artifact>,
     /// The notebook saves artifacts: the service loads what the runtime recorded.
@@ -197,6 +216,8 @@ pub struct ServiceView<'a> {
     unparsed: Vec<String>,
     /// Statements left out because nothing served depends on them: `cell N, line L: why`.
     left_out: Vec<String>,
+    /// Data fetches that run when the notebook trains: `cell N, line L: downloads URL to F`.
+    fetches: Vec<String>,
     /// Human sentences for the README.
     dropped: Vec<String>,
     skipped: Vec<String>,
@@ -402,7 +423,18 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
                 example_shell: shell_quote(&endpoint.example.to_string()),
             })
             .collect(),
-        artifacts: &plan.artifacts,
+        artifacts: plan
+            .artifacts
+            .iter()
+            .map(|a| ArtifactView {
+                name: &a.name,
+                path: &a.path,
+                serializer: a.serializer,
+                saved_at: a.saved_at.as_ref().map(ToString::to_string),
+                shipped_from: a.shipped_from.as_deref(),
+                looks_like_model: a.looks_like_model,
+            })
+            .collect(),
         serves_models: plan.saves_artifacts || !shipped_artifacts.is_empty(),
         shipped_artifacts,
         saves_artifacts: plan.saves_artifacts,
@@ -411,6 +443,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         compose_settings,
         setting_defaults,
         required_settings,
+        fetches: plan.fetches.iter().map(fetch_sentence).collect(),
         left_out: plan
             .left_out
             .iter()
@@ -430,6 +463,17 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         added_requirements,
         warnings: plan.warnings.iter().map(|w| w.to_string()).collect(),
     }
+}
+
+/// `cell 2, line 1: downloads <URL> to `wine.csv``, for the README.
+fn fetch_sentence(fetch: &crate::extract::Fetch) -> String {
+    use crate::extract::FetchKind;
+    let what = match (&fetch.kind, &fetch.url, &fetch.archive) {
+        (FetchKind::Download, Some(url), _) => format!("downloads <{url}> to `{}`", fetch.dest),
+        (FetchKind::Unpack, _, Some(archive)) => format!("unpacks `{archive}` into `{}`", fetch.dest),
+        _ => format!("creates the folder `{}`", fetch.dest),
+    };
+    format!("{}: {what}", fetch.location)
 }
 
 fn cell_view(cell: &PlannedCell) -> CellView<'_> {

@@ -72,6 +72,11 @@ pub fn human(
             if unknown.access == "reads" { "; --include ships a file it needs" } else { "" }
         )?;
     }
+    for fetch in &plan.fetches {
+        if let Some(url) = &fetch.url {
+            writeln!(w, "  fetch         {}: {url} -> {}", fetch.location, fetch.dest)?;
+        }
+    }
     for (location, reason) in &plan.left_out {
         writeln!(w, "  left out      {location}: {reason}")?;
     }

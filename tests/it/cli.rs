@@ -76,10 +76,21 @@ fn r_kernel_is_refused_by_name() {
 }
 
 #[test]
-fn syntax_error_names_cell_and_line() {
+fn a_cell_that_is_not_python_is_left_out_with_its_cell_and_line() {
+    // Jupyter runs the other cells; so does the service, which does not need this one.
     nb2svc()
         .arg(fixture("syntax_error.ipynb"))
         .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "warning: cell 2 (id b), line 2, column 12: not valid Python 3",
+        ))
+        .stdout(predicate::str::contains("the cell is left out"));
+    nb2svc()
+        .arg(fixture("syntax_error.ipynb"))
+        .arg("--dry-run")
+        .arg("--strict")
         .assert()
         .code(1)
         .stderr(predicate::str::contains("cell 2 (id b), line 2"));

@@ -13,8 +13,10 @@ use crate::support::{
 /// What nb2svc should make of a corpus notebook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    /// A project; the number is the POST routes it serves (`/predict` counted once, plus one
-    /// `/predict/NAME` per saved model, or one per served function).
+    /// A project; the number is the POST routes the static plan expects (`/predict` counted
+    /// once, plus one `/predict/NAME` per model whose path is known before the notebook runs,
+    /// or one per served function). The runtime serves every model it records as the notebook
+    /// saves it, known here or not; `corpus_service` checks those for real.
     Project { routes: usize },
     /// Refused: the error text contains this.
     Refused(&'static str),
@@ -65,12 +67,12 @@ const CASES: &[(&str, &str, Outcome)] = &[
     ("g_zoomcamp_pycaret_fastapi/pycaret_train.ipynb", "g_zoomcamp_pycaret_fastapi/requirements.txt", Project { routes: 0 }),
     // Pipfile requirements
     ("g_zoomcamp_spaces_flask/Mid-term Vowel Prediction Project.ipynb", "g_zoomcamp_spaces_flask/Pipfile", Project { routes: 2 }),
-    // a code cell of prose
-    ("s_2023_deiru_train_predict/train/prueba.ipynb", "s_2023_deiru_train_predict/train/requirements.txt", Refused("cell 6 (id 9c3d5fff-ddc7-48f4-aec0-d3dbc363d4e9), line 1, column 6: this is not valid Python")),
-    // models saved by f-string path; scaler and metrics only
-    ("s_t1_castaneda/train.ipynb", "s_t1_castaneda/requirements.txt", Project { routes: 0 }),
-    // path built from a variable
-    ("s_t2_bricj/jupyter_models/app/train_models.ipynb", "s_t2_bricj/jupyter_models/app/requirements.txt", Project { routes: 0 }),
+    // a code cell of prose, left out with a warning; it saves nothing nb2svc can see
+    ("s_2023_deiru_train_predict/train/prueba.ipynb", "s_2023_deiru_train_predict/train/requirements.txt", Project { routes: 0 }),
+    // three models saved in a loop with f-string paths, a scaler and a metrics table
+    ("s_t1_castaneda/train.ipynb", "s_t1_castaneda/requirements.txt", Project { routes: 4 }),
+    // path built from variables, known before the notebook runs
+    ("s_t2_bricj/jupyter_models/app/train_models.ipynb", "s_t2_bricj/jupyter_models/app/requirements.txt", Project { routes: 2 }),
     // saved through a helper function
     ("s_t2_carvajal/train.ipynb", "s_t2_carvajal/requirements.txt", Project { routes: 0 }),
     // saved by utils/model_trainer.py

@@ -558,8 +558,16 @@ fn penguins_built_twice_share_the_dependency_layer_and_serve_the_artifact_they_t
         );
     }
 
-    // The artifact in the image is the one the running service loaded and answers with.
-    let artifact = "/code/data/models/penguins_rf.joblib";
+    // The artifact in the image is the one the running service loaded and answers with; the
+    // service says where it is, inside its data folder.
+    second.up_until_ready(PROD, Builder::Classic, false);
+    let (status, models) = http("GET", second.port, "/models", None).unwrap();
+    assert_eq!(status, 200, "/models: {models}");
+    let models: Value = serde_json::from_str(&models).unwrap();
+    let shown = models["penguins_rf"]["file"]["path"].as_str().unwrap_or_default();
+    assert!(shown.ends_with("models/penguins_rf.joblib"), "/models: {models}");
+    let artifact = format!("/code/data/{shown}");
+    let artifact = artifact.as_str();
     let in_first = sha256_in_image(&first.image(), artifact);
     let in_image = sha256_in_image(&second.image(), artifact);
     eprintln!(
@@ -570,7 +578,6 @@ fn penguins_built_twice_share_the_dependency_layer_and_serve_the_artifact_they_t
             "different"
         }
     );
-    second.up_until_ready(PROD, Builder::Classic, false);
     let copied = second.path("served-penguins_rf.joblib");
     second.compose_ok(
         PROD,
@@ -586,9 +593,6 @@ fn penguins_built_twice_share_the_dependency_layer_and_serve_the_artifact_they_t
         in_image,
         "the container serves the artifact built into the image"
     );
-    let (status, models) = http("GET", second.port, "/models", None).unwrap();
-    let models: Value = serde_json::from_str(&models).unwrap();
-    assert_eq!(status, 200);
     assert_eq!(
         models["penguins_rf"]["type"], "Pipeline",
         "/models: {models}"
@@ -717,6 +721,63 @@ fn corpus_salary_pipeline_notebook_builds_with_pinned_requirements_and_predicts(
         &json!({"experience_level": "Intern"}),
     );
     assert_eq!(status, 422, "an unknown level is refused: {refused}");
+}
+
+/// Two student notebooks of the corpus, read in place with their data, that save several
+/// models with paths they compute: s_t1_castaneda in a loop of f-strings that writes through
+/// `../API/modelos`, s_t2_gallo through a helper under a `MODELS_DIR` read with no default.
+/// Each is built and trained by `docker compose up --build`, and every model it saved answers
+/// a prediction with its schema's example.
+#[test]
+fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
+    let test = "corpus_student_notebooks_saving_models_in_loops_build_train_and_predict";
+    let Some(_engine) = crate::support::docker_or_skip(test) else {
+        return;
+    };
+    let Some(corpus) = corpus() else {
+        crate::support::tool_or_skip(test, false, "../shared/corpus");
+        return;
+    };
+    for (notebook, requirements, models) in [
+        ("s_t1_castaneda/train.ipynb", "s_t1_castaneda/requirements.txt", 3),
+        (
+            "s_t2_gallo/training-app/TrainModels.ipynb",
+            "s_t2_gallo/training-app/pyproject.toml",
+            3,
+        ),
+    ] {
+        let service = Service::generate(&corpus.join(notebook), Some(&corpus.join(requirements)));
+        let up = service.up_until_ready(DEV, Builder::Classic, true);
+        eprintln!("{test}: {notebook}: `up --build -d` to /ready 200: {:.1} s", up.as_secs_f64());
+        let (status, listing) = http("GET", service.port, "/models", None).unwrap();
+        assert_eq!(status, 200, "{notebook}: /models: {listing}");
+        let listing: Value = serde_json::from_str(&listing).unwrap();
+        let predicting: Vec<&String> = listing
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| m["predicts"] == true)
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(predicting.len(), models, "{notebook}: {listing}");
+        let (_, openapi) = http("GET", service.port, "/openapi.json", None).unwrap();
+        let openapi: Value = serde_json::from_str(&openapi).unwrap();
+        for name in predicting {
+            let route = format!("/predict/{name}");
+            let schema = openapi["paths"][&route]["post"]["requestBody"]["content"]
+                ["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{notebook}: {route} in /openapi.json"))
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            let example = &openapi["components"]["schemas"][&schema]["example"];
+            let (status, answer) = post(service.port, &route, example);
+            assert_eq!(status, 200, "{notebook}: POST {route} {example}: {answer}");
+            assert_eq!(answer["model"], name.as_str());
+        }
+    }
 }
 
 /// Item 5: every Dockerfile nb2svc writes (the example both ways of training, every fixture

@@ -73,6 +73,20 @@ fn venv_or_skip(test: &str, requirements: &Path) -> Option<PathBuf> {
     }
 }
 
+/// The file the runtime recorded for artifact `name` in the service at `dir`.
+fn recorded_file(dir: &Path, name: &str) -> PathBuf {
+    let manifest: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("data/.nb2svc/manifest.json")).unwrap())
+            .unwrap();
+    let entry = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is in the manifest: {manifest}"));
+    dir.join("data").join(entry["path"].as_str().unwrap())
+}
+
 /// The penguins example generated with `extra` arguments, and a Python with its requirements.
 fn penguins_with_venv(test: &str, extra: &[&str]) -> Option<(tempfile::TempDir, PathBuf)> {
     let example = root().join("examples/penguins");
@@ -99,7 +113,13 @@ fn penguins_service_answers_real_predictions() {
         .status()
         .unwrap();
     assert!(trained.success(), "the notebook trains as a script");
-    assert!(out.path().join("data/models/penguins_rf.joblib").is_file());
+    let model_file = recorded_file(out.path(), "penguins_rf");
+    assert!(model_file.is_file());
+    assert!(
+        model_file.ends_with("models/penguins_rf.joblib"),
+        "the notebook's own relative path, inside data/: {}",
+        model_file.display()
+    );
     assert!(
         !out.path().join("models").exists(),
         "artifacts go to data/, not the working directory"
@@ -154,9 +174,9 @@ fn penguins_service_answers_real_predictions() {
     assert_eq!(models["penguins_rf"]["predicts"], true);
     assert_eq!(models["penguins_rf"]["features"][0], "bill_length_mm");
     // /models names the file it serves, by content: the one training wrote.
-    let trained = fs::read(out.path().join("data/models/penguins_rf.joblib")).unwrap();
+    let trained = fs::read(&model_file).unwrap();
     let sum = Command::new("sha256sum")
-        .arg(out.path().join("data/models/penguins_rf.joblib"))
+        .arg(&model_file)
         .output()
         .unwrap();
     let sum = String::from_utf8_lossy(&sum.stdout)
@@ -166,6 +186,11 @@ fn penguins_service_answers_real_predictions() {
         .to_string();
     assert_eq!(models["penguins_rf"]["file"]["sha256"], sum.as_str());
     assert_eq!(models["penguins_rf"]["file"]["bytes"], trained.len());
+    let shown = models["penguins_rf"]["file"]["path"].as_str().unwrap();
+    assert!(
+        model_file.ends_with(shown) && !shown.starts_with('/'),
+        "/models shows the path inside data/, never a host path: {shown}"
+    );
     let example = &openapi["components"]["schemas"]["PenguinsRfRequest"]["example"];
     assert_eq!(
         post(port, "/predict", example).0,
@@ -233,7 +258,7 @@ fn penguins_service_can_train_once_at_start() {
     assert_eq!(wait_for(port, "/health", 200, 60).0, 200);
     let ready = wait_for(port, "/ready", 200, 120);
     assert_eq!(ready.0, 200, "/ready: {}", ready.1);
-    assert!(out.path().join("data/models/penguins_rf.joblib").is_file());
+    assert!(recorded_file(out.path(), "penguins_rf").is_file());
     let adelie = json!({"island": "Dream", "bill_length_mm": 38.9, "bill_depth_mm": 18.8,
                         "flipper_length_mm": 190.0, "body_mass_g": 3600.0, "sex": "female"});
     assert_eq!(

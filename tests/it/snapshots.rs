@@ -17,7 +17,11 @@ fn generated_files_match_snapshots() {
             .arg(out.path())
             .arg("--quiet")
             .arg("--name")
-            .arg(case.file_name().unwrap());
+            .arg(case.file_name().unwrap())
+            // Each fixture is a project of its own, whether or not this checkout is a git
+            // work tree (which would make the fixture a folder deep inside it).
+            .arg("--root")
+            .arg(case);
         let requirements = case.join("requirements.txt");
         if requirements.exists() {
             command.arg("--requirements").arg(&requirements);
