@@ -138,7 +138,10 @@ pub fn run(args: &DevcontainerArgs, stdout: &mut dyn Write, stderr: &mut dyn Wri
     })?;
 
     // Generated files first: a conflict stops everything before .env or the README change.
-    let folder = NotebookFolder { dir: out.clone(), subdir: String::new() };
+    let folder = NotebookFolder {
+        dir: out.clone(),
+        subdir: String::new(),
+    };
     let written = write::write_to(&out, &generated, &folder, args.force)?;
     let mut merged = Vec::new();
     let env_path = out.join(".env");

@@ -385,7 +385,12 @@ fn parameter_values(
             let positional = function
                 .params
                 .iter()
-                .filter(|p| matches!(p.kind, python::ParamKind::PositionalOnly | python::ParamKind::Regular))
+                .filter(|p| {
+                    matches!(
+                        p.kind,
+                        python::ParamKind::PositionalOnly | python::ParamKind::Regular
+                    )
+                })
                 .map(|p| p.name.clone())
                 .collect();
             (function.name.clone(), positional)
@@ -402,19 +407,22 @@ fn kept_facts(facts: &ModuleFacts, cell: usize, sliced: &slice::Slice) -> Module
         return facts.clone();
     }
     let runs = |line: usize| sliced.runs_line(cell, line);
-    let kept_units: Vec<&python::Unit> = facts
-        .units
-        .iter()
-        .filter(|u| runs(u.first_line))
-        .collect();
+    let kept_units: Vec<&python::Unit> =
+        facts.units.iter().filter(|u| runs(u.first_line)).collect();
     let mut kept = facts.clone();
     kept.imports.retain(|i| runs(i.line));
     kept.path_calls.retain(|c| runs(c.line));
     kept.settings.retain(|s| runs(s.line));
     kept.functions.retain(|f| runs(f.line));
     kept.call_sites.clear();
-    kept.loaded_names = kept_units.iter().flat_map(|u| u.loaded.iter().cloned()).collect();
-    kept.bound_names = kept_units.iter().flat_map(|u| u.bound.iter().cloned()).collect();
+    kept.loaded_names = kept_units
+        .iter()
+        .flat_map(|u| u.loaded.iter().cloned())
+        .collect();
+    kept.bound_names = kept_units
+        .iter()
+        .flat_map(|u| u.bound.iter().cloned())
+        .collect();
     kept.trains &= !kept_units.is_empty();
     kept
 }
@@ -504,7 +512,9 @@ fn analyze_cells(
                 warnings.push(Warning::general(format!(
                     "{reason}: the cell is left out (--strict makes this an error)"
                 )));
-                analysis.unparsed_text.push((cell.cell.clone(), cell.code.clone()));
+                analysis
+                    .unparsed_text
+                    .push((cell.cell.clone(), cell.code.clone()));
                 analysis.unparsed.push((cell.cell.clone(), reason));
                 // The cell stays in notebook.py as comments, so line numbers still map.
                 cell.code = module::commented_out(&cell.code, "not valid Python");

@@ -410,7 +410,14 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         unknown_paths: plan
             .unknown_paths
             .iter()
-            .map(|u| format!("{}: {} `{}`", u.location, u.access, u.written.replace('\n', " ")))
+            .map(|u| {
+                format!(
+                    "{}: {} `{}`",
+                    u.location,
+                    u.access,
+                    u.written.replace('\n', " ")
+                )
+            })
             .collect(),
         cells,
         shims: &plan.needs_ipython_shims,
@@ -470,7 +477,9 @@ fn fetch_sentence(fetch: &crate::extract::Fetch) -> String {
     use crate::extract::FetchKind;
     let what = match (&fetch.kind, &fetch.url, &fetch.archive) {
         (FetchKind::Download, Some(url), _) => format!("downloads <{url}> to `{}`", fetch.dest),
-        (FetchKind::Unpack, _, Some(archive)) => format!("unpacks `{archive}` into `{}`", fetch.dest),
+        (FetchKind::Unpack, _, Some(archive)) => {
+            format!("unpacks `{archive}` into `{}`", fetch.dest)
+        }
         _ => format!("creates the folder `{}`", fetch.dest),
     };
     format!("{}: {what}", fetch.location)

@@ -35,7 +35,8 @@ pub fn human(
         "GET /ready".into(),
         "GET /docs".into(),
     ];
-    let serves_models = plan.saves_artifacts || plan.artifacts.iter().any(|a| a.shipped_from.is_some());
+    let serves_models =
+        plan.saves_artifacts || plan.artifacts.iter().any(|a| a.shipped_from.is_some());
     if serves_models {
         routes.push("GET /models".into());
         routes.push(match &plan.default_model {
@@ -69,12 +70,20 @@ pub fn human(
             unknown.location,
             unknown.access,
             unknown.written.replace('\n', " "),
-            if unknown.access == "reads" { "; --include ships a file it needs" } else { "" }
+            if unknown.access == "reads" {
+                "; --include ships a file it needs"
+            } else {
+                ""
+            }
         )?;
     }
     for fetch in &plan.fetches {
         if let Some(url) = &fetch.url {
-            writeln!(w, "  fetch         {}: {url} -> {}", fetch.location, fetch.dest)?;
+            writeln!(
+                w,
+                "  fetch         {}: {url} -> {}",
+                fetch.location, fetch.dest
+            )?;
         }
     }
     for (location, reason) in &plan.left_out {
@@ -86,7 +95,11 @@ pub fn human(
             (None, true) => "required".into(),
             (None, false) => "no default".into(),
         };
-        writeln!(w, "  setting       {} ({default}; {})", setting.name, setting.location)?;
+        writeln!(
+            w,
+            "  setting       {} ({default}; {})",
+            setting.name, setting.location
+        )?;
     }
     let training = match (plan.train_in_build, plan.train_at, plan.imports_notebook) {
         (true, _, _) => "during the image build",

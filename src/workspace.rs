@@ -130,8 +130,12 @@ impl NotebookFolder {
 /// that holds the notebook (the nearest folder with a `.git`), else the notebook's folder.
 pub fn project_of(notebook: &Path, root: Option<&Path>) -> Result<NotebookFolder> {
     let dir = notebook.parent().map(Path::to_path_buf).unwrap_or_default();
-    let absolute = fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir })
-        .with_context(|| format!("reading the notebook's folder {}", dir.display()))?;
+    let absolute = fs::canonicalize(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &dir
+    })
+    .with_context(|| format!("reading the notebook's folder {}", dir.display()))?;
     let root = match root {
         Some(root) => fs::canonicalize(root)
             .with_context(|| format!("--root {}: no such folder", root.display()))?,
@@ -270,7 +274,10 @@ impl SourceFiles for MemoryFolder {
     }
 
     fn files_in(&self, relative: &str) -> Vec<String> {
-        let prefix = format!("{}/", relative.trim_start_matches("./").trim_end_matches('/'));
+        let prefix = format!(
+            "{}/",
+            relative.trim_start_matches("./").trim_end_matches('/')
+        );
         self.files
             .keys()
             .filter(|k| k.starts_with(&prefix))
@@ -307,9 +314,15 @@ mod tests {
 
     #[test]
     fn project_paths_resolve_from_the_notebooks_folder() {
-        assert_eq!(project_path("", "data/x.csv").as_deref(), Some("data/x.csv"));
+        assert_eq!(
+            project_path("", "data/x.csv").as_deref(),
+            Some("data/x.csv")
+        );
         assert_eq!(project_path("", "./a/../b.csv").as_deref(), Some("b.csv"));
-        assert_eq!(project_path("notebooks", "../data/x.csv").as_deref(), Some("data/x.csv"));
+        assert_eq!(
+            project_path("notebooks", "../data/x.csv").as_deref(),
+            Some("data/x.csv")
+        );
         assert_eq!(project_path("a/b", "../../x").as_deref(), Some("x"));
         assert_eq!(project_path("", "../x.csv"), None);
         assert_eq!(project_path("a", "../../x.csv"), None);

@@ -49,7 +49,10 @@ pub fn run_compose(
         path: name,
         content: Content::Text(text),
     }];
-    let folder = NotebookFolder { dir: dir.clone(), subdir: String::new() };
+    let folder = NotebookFolder {
+        dir: dir.clone(),
+        subdir: String::new(),
+    };
     let report = write::write_to(&dir, &files, &folder, args.force)?;
     print_notes(&conversion.notes, stderr)?;
     let verb = if report.unchanged.is_empty() {

@@ -115,7 +115,13 @@ pub(super) fn plan_paths(
                 let reads = matches!(call.access, PathAccess::Read | PathAccess::Load);
                 if reads && project_path(real_subdir, value).is_none() {
                     // Nothing outside the project is shipped without being named.
-                    warnings.push(Warning::at(location.clone(), format!("{} (the notebook finds it at data/{in_project} if you put it there)", outside_message(value))));
+                    warnings.push(Warning::at(
+                        location.clone(),
+                        format!(
+                            "{} (the notebook finds it at data/{in_project} if you put it there)",
+                            outside_message(value)
+                        ),
+                    ));
                     plan.missing_data.push(in_project);
                     continue;
                 }
@@ -166,7 +172,14 @@ pub(super) fn plan_paths(
                         if written.contains(&in_project) || shipped.contains(&in_project) {
                             continue;
                         }
-                        if !ship(files, value, Some(&location), &mut plan, &mut shipped, warnings) {
+                        if !ship(
+                            files,
+                            value,
+                            Some(&location),
+                            &mut plan,
+                            &mut shipped,
+                            warnings,
+                        ) {
                             warnings.push(Warning::at(location.clone(), format!("reads `{value}`, which is not in the project: training fails without it; put it at data/{in_project} or pass --include")));
                             plan.missing_data.push(in_project);
                         }
@@ -178,7 +191,12 @@ pub(super) fn plan_paths(
     for artifact in &plan.artifacts {
         shipped.insert(artifact.path.clone());
     }
-    plan.data_files.retain(|d| !plan.artifacts.iter().any(|a| a.shipped_from.is_some() && a.path == d.path));
+    plan.data_files.retain(|d| {
+        !plan
+            .artifacts
+            .iter()
+            .any(|a| a.shipped_from.is_some() && a.path == d.path)
+    });
     name_artifacts(&mut plan.artifacts);
     plan
 }
@@ -208,9 +226,19 @@ fn data_subdir(cells: &[ExtractedCell], facts: &[ModuleFacts], inputs: &PathInpu
     let above = files.names_above();
     let mut parts: Vec<String> = (0..depth)
         .rev()
-        .map(|level| above.get(level).cloned().unwrap_or_else(|| format!("up{}", level + 1)))
+        .map(|level| {
+            above
+                .get(level)
+                .cloned()
+                .unwrap_or_else(|| format!("up{}", level + 1))
+        })
         .collect();
-    parts.extend(subdir.split('/').filter(|p| !p.is_empty()).map(str::to_string));
+    parts.extend(
+        subdir
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
+    );
     parts.join("/")
 }
 
@@ -234,7 +262,8 @@ fn ship(
         return false;
     };
     for source in sources {
-        let Some(path) = project_path(real_subdir, &source).and(project_path(&subdir, &source)) else {
+        let Some(path) = project_path(real_subdir, &source).and(project_path(&subdir, &source))
+        else {
             let message = outside_message(&source);
             match read_at {
                 Some(location) => warnings.push(Warning::at(location.clone(), message)),
@@ -255,7 +284,9 @@ fn ship(
 
 fn outside_message(value: &str) -> String {
     if value.starts_with('/') || value.starts_with('~') || value.contains("://") {
-        format!("`{value}` is an absolute path: kept as written, so it must exist inside the container")
+        format!(
+            "`{value}` is an absolute path: kept as written, so it must exist inside the container"
+        )
     } else {
         format!("`{value}` is outside the notebook's project folder: not shipped (pass --root to widen the project)")
     }
@@ -276,7 +307,10 @@ const MAX_SCANNED_PICKLE: u64 = 256 * 1024 * 1024;
 
 /// The modules the pickled artifacts the notebook only loads refer to, with the file each is
 /// in: `sklearn.ensemble._forest` for a pickled random forest.
-pub(super) fn unpickled_modules(artifacts: &[Artifact], files: &dyn SourceFiles) -> Vec<(String, String)> {
+pub(super) fn unpickled_modules(
+    artifacts: &[Artifact],
+    files: &dyn SourceFiles,
+) -> Vec<(String, String)> {
     let mut modules = Vec::new();
     for artifact in artifacts {
         let Some(source) = &artifact.shipped_from else {

@@ -11,8 +11,8 @@ use crate::python::{self, ModuleFacts};
 use crate::requirements::{self, Merged, NotebookNeeds, RequirementsSet};
 use crate::workspace::SourceFiles;
 
-use crate::workspace::project_path;
 use super::{LocalModule, ModuleOrigin, Options, SERVING_PACKAGES};
+use crate::workspace::project_path;
 
 /// Modules the service ships in `app/`: `%%writefile` Python files and sibling modules the code
 /// imports. Written files that are not Python go to `data/` (returned second).

@@ -37,13 +37,15 @@ pub(super) fn plan_settings(
                 cell: cell.cell.clone(),
                 line: read.line + cell.line_offset,
             };
-            let setting = settings.entry(read.name.clone()).or_insert_with(|| Setting {
-                name: read.name.clone(),
-                default: None,
-                default_from_nb2svc: false,
-                required: false,
-                location: location.clone(),
-            });
+            let setting = settings
+                .entry(read.name.clone())
+                .or_insert_with(|| Setting {
+                    name: read.name.clone(),
+                    default: None,
+                    default_from_nb2svc: false,
+                    required: false,
+                    location: location.clone(),
+                });
             if setting.default.is_none() && !setting.default_from_nb2svc {
                 setting.default = read.default.clone();
             }
@@ -51,13 +53,12 @@ pub(super) fn plan_settings(
                 continue;
             }
             match written_by.get(&read.name) {
-                Some(true) => {
-                    if setting.default.is_none() {
-                        setting.default = Some(default_for(&read.name));
-                        setting.default_from_nb2svc = true;
-                        warnings.push(Warning::at(location, format!("`{}` is read with no default and names a path the notebook writes: the service sets it to `{}` (a folder in the notebook's folder) unless the environment does", read.name, default_for(&read.name))));
-                    }
+                Some(true) if setting.default.is_none() => {
+                    setting.default = Some(default_for(&read.name));
+                    setting.default_from_nb2svc = true;
+                    warnings.push(Warning::at(location, format!("`{}` is read with no default and names a path the notebook writes: the service sets it to `{}` (a folder in the notebook's folder) unless the environment does", read.name, default_for(&read.name))));
                 }
+                Some(true) => {}
                 Some(false) => setting.required = setting.default.is_none(),
                 None => {}
             }
@@ -85,7 +86,13 @@ fn default_for(name: &str) -> String {
         .unwrap_or(&lower);
     let cleaned: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if cleaned.trim_matches('_').is_empty() {
         "nb2svc-setting".into()

@@ -101,9 +101,8 @@ fn missing_data_file_is_reported_with_cell_and_line() {
     let plan = plan_for(TRAIN_AND_DUMP, &MemoryFolder::default(), &options()).unwrap();
     let all = warnings(&plan);
     assert!(
-        all.iter().any(|w| w.starts_with(
-            "cell 2, line 1: reads `data/penguins.csv`, which is not in the project"
-        )),
+        all.iter().any(|w| w
+            .starts_with("cell 2, line 1: reads `data/penguins.csv`, which is not in the project")),
         "{all:#?}"
     );
 }
@@ -274,16 +273,24 @@ fn a_cell_that_is_not_python_is_left_out_with_a_warning() {
         strict: true,
         ..options()
     };
-    let error = plan_for(&["x = 1", "print 'python 2'"], &MemoryFolder::default(), &strict)
-        .unwrap_err()
-        .to_string();
+    let error = plan_for(
+        &["x = 1", "print 'python 2'"],
+        &MemoryFolder::default(),
+        &strict,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(error.starts_with("cell 2, line 1"), "{error}");
 }
 
 #[test]
 fn a_cell_that_is_not_python_is_an_error_when_the_service_needs_it() {
     let error = plan_for(
-        &["import joblib", "model = train(x) if x else y z", "joblib.dump(model, 'm.pkl')"],
+        &[
+            "import joblib",
+            "model = train(x) if x else y z",
+            "joblib.dump(model, 'm.pkl')",
+        ],
         &MemoryFolder::default(),
         &options(),
     )

@@ -277,6 +277,36 @@ fn is_tuner(receiver: &Expr) -> bool {
     }
 }
 
+/// Byte ranges of `__name__ == "__main__"` tests (either way round), anywhere in the cell.
+/// In a notebook kernel `__name__` is `"__main__"`, so such a guard is always true; the
+/// service runs the cells as the module `app.notebook`, where it would be false.
+pub(crate) fn main_guards(body: &[Stmt]) -> Vec<(usize, usize)> {
+    struct Guards(Vec<(usize, usize)>);
+    impl<'a> Visitor<'a> for Guards {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if let Expr::Compare(compare) = expr {
+                let is_name = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__");
+                let is_main = |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "__main__");
+                if let ([ruff_python_ast::CmpOp::Eq], [right]) =
+                    (&*compare.ops, &*compare.comparators)
+                {
+                    let left = compare.left.as_ref();
+                    if (is_name(left) && is_main(right)) || (is_main(left) && is_name(right)) {
+                        let range = compare.range();
+                        self.0
+                            .push((range.start().to_usize(), range.end().to_usize()));
+                        return;
+                    }
+                }
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut guards = Guards(Vec::new());
+    guards.visit_body(body);
+    guards.0
+}
+
 #[cfg(test)]
 mod tests {
     use crate::python::{analyze, Param, ParamKind};
@@ -442,34 +472,4 @@ if True:
         assert_eq!(super::clean_doc("\n\tTabbed\n"), "Tabbed");
         assert_eq!(super::clean_doc(""), "");
     }
-}
-
-/// Byte ranges of `__name__ == "__main__"` tests (either way round), anywhere in the cell.
-/// In a notebook kernel `__name__` is `"__main__"`, so such a guard is always true; the
-/// service runs the cells as the module `app.notebook`, where it would be false.
-pub(crate) fn main_guards(body: &[Stmt]) -> Vec<(usize, usize)> {
-    struct Guards(Vec<(usize, usize)>);
-    impl<'a> Visitor<'a> for Guards {
-        fn visit_expr(&mut self, expr: &'a Expr) {
-            if let Expr::Compare(compare) = expr {
-                let is_name = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__");
-                let is_main =
-                    |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "__main__");
-                if let ([ruff_python_ast::CmpOp::Eq], [right]) =
-                    (&*compare.ops, &*compare.comparators)
-                {
-                    let left = compare.left.as_ref();
-                    if (is_name(left) && is_main(right)) || (is_main(left) && is_name(right)) {
-                        let range = compare.range();
-                        self.0.push((range.start().to_usize(), range.end().to_usize()));
-                        return;
-                    }
-                }
-            }
-            visitor::walk_expr(self, expr);
-        }
-    }
-    let mut guards = Guards(Vec::new());
-    guards.visit_body(body);
-    guards.0
 }

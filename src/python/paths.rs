@@ -295,11 +295,20 @@ impl Finder<'_, '_> {
         let Expr::Name(name) = call.func.as_ref() else {
             return;
         };
-        let unpacks = call.arguments.args.iter().any(|a| matches!(a, Expr::Starred(_)))
+        let unpacks = call
+            .arguments
+            .args
+            .iter()
+            .any(|a| matches!(a, Expr::Starred(_)))
             || call.arguments.keywords.iter().any(|k| k.arg.is_none());
         let site = self.with_eval(|evaluator| CallSite {
             callee: name.id.to_string(),
-            positional: call.arguments.args.iter().map(|a| evaluator.eval(a)).collect(),
+            positional: call
+                .arguments
+                .args
+                .iter()
+                .map(|a| evaluator.eval(a))
+                .collect(),
             keywords: call
                 .arguments
                 .keywords
@@ -395,7 +404,9 @@ impl Finder<'_, '_> {
                 let default = parameter
                     .default()
                     .map(|default| self.with_eval(|evaluator| evaluator.eval(default)));
-                let called = called_with.and_then(|p| p.get(parameter.name().as_str())).cloned();
+                let called = called_with
+                    .and_then(|p| p.get(parameter.name().as_str()))
+                    .cloned();
                 // Call sites that pass it, and the default for those that do not.
                 let value = match (called, default) {
                     (Some(called), Some(default)) => called.union(default),
@@ -839,7 +850,10 @@ mod tests {
         );
         let source = "m = joblib.load(Path('m.pkl'))";
         let call = &calls(source)[0];
-        assert_eq!(&source[call.literal_start..call.literal_end], "Path('m.pkl')");
+        assert_eq!(
+            &source[call.literal_start..call.literal_end],
+            "Path('m.pkl')"
+        );
     }
 
     fn paths_of(source: &str) -> Vec<(String, Vec<String>)> {
@@ -866,10 +880,17 @@ mod tests {
         for source in sources {
             let found = calls(source);
             assert_eq!(found.len(), 1, "{source}");
-            assert!(found[0].values.is_empty(), "{source}: {:?}", found[0].values);
+            assert!(
+                found[0].values.is_empty(),
+                "{source}: {:?}",
+                found[0].values
+            );
             assert!(found[0].path.is_empty());
         }
-        assert!(calls("joblib.dump(*args)").is_empty(), "no path argument at all");
+        assert!(
+            calls("joblib.dump(*args)").is_empty(),
+            "no path argument at all"
+        );
     }
 
     #[test]
@@ -931,7 +952,14 @@ mod tests {
         let reads: Vec<(&str, Option<&str>, bool, bool)> = facts
             .settings
             .iter()
-            .map(|s| (s.name.as_str(), s.default.as_deref(), s.has_default, s.fails_when_unset))
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.default.as_deref(),
+                    s.has_default,
+                    s.fails_when_unset,
+                )
+            })
             .collect();
         assert_eq!(
             reads,

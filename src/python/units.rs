@@ -548,15 +548,22 @@ mod tests {
             Some("joblib")
         );
         assert_eq!(first.aliases.get("os").map(String::as_str), Some("os"));
-        let second =
-            analyze_with("joblib.dump(m, p)\nos.path.exists(p)\n", &Inherited::after(&first, &Default::default())).unwrap();
+        let second = analyze_with(
+            "joblib.dump(m, p)\nos.path.exists(p)\n",
+            &Inherited::after(&first, &Default::default()),
+        )
+        .unwrap();
         assert!(second.units.iter().all(|unit| unit.mutated.is_empty()));
     }
 
     #[test]
     fn earlier_cells_aliases_resolve_effects() {
         let first = analyze("import numpy as xp\n").unwrap();
-        let second = analyze_with("xp.random.seed(0)\n", &Inherited::after(&first, &Default::default())).unwrap();
+        let second = analyze_with(
+            "xp.random.seed(0)\n",
+            &Inherited::after(&first, &Default::default()),
+        )
+        .unwrap();
         assert_eq!(
             second.units[0].effect,
             Some(Effect::Process("numpy.random.seed".into()))

@@ -311,7 +311,8 @@ impl Evaluator<'_> {
                         return None;
                     };
                     let stop: usize = set.iter().next().filter(|_| set.len() == 1)?.parse().ok()?;
-                    (stop <= MAX_VALUES).then(|| (0..stop).map(|i| Value::one(i.to_string())).collect())
+                    (stop <= MAX_VALUES)
+                        .then(|| (0..stop).map(|i| Value::one(i.to_string())).collect())
                 }
                 ("enumerate", [inner]) => {
                     let items = self.iteration(inner)?;
@@ -331,7 +332,9 @@ impl Evaluator<'_> {
                     let rows = columns.iter().map(Vec::len).min().unwrap_or(0);
                     Some(
                         (0..rows)
-                            .map(|row| Value::Sequence(columns.iter().map(|c| c[row].clone()).collect()))
+                            .map(|row| {
+                                Value::Sequence(columns.iter().map(|c| c[row].clone()).collect())
+                            })
                             .collect(),
                     )
                 }
@@ -346,13 +349,17 @@ impl Evaluator<'_> {
         match expr {
             Expr::StringLiteral(literal) => Value::one(literal.value.to_str()),
             Expr::NumberLiteral(number) => match &number.value {
-                Number::Int(int) => int.as_i64().map_or(Value::Unknown, |i| Value::one(i.to_string())),
+                Number::Int(int) => int
+                    .as_i64()
+                    .map_or(Value::Unknown, |i| Value::one(i.to_string())),
                 _ => Value::Unknown,
             },
             Expr::FString(fstring) => self.fstring(fstring),
             Expr::Name(name) => self.lookup(name.id.as_str()),
             Expr::List(list) => Value::Sequence(list.elts.iter().map(|e| self.eval(e)).collect()),
-            Expr::Tuple(tuple) => Value::Sequence(tuple.elts.iter().map(|e| self.eval(e)).collect()),
+            Expr::Tuple(tuple) => {
+                Value::Sequence(tuple.elts.iter().map(|e| self.eval(e)).collect())
+            }
             Expr::Dict(dict) => {
                 let mut keys = Vec::new();
                 for item in &dict.items {
@@ -418,7 +425,13 @@ impl Evaluator<'_> {
         }
     }
 
-    fn note_setting(&mut self, offset: usize, name: &str, default: Option<String>, has_default: bool) {
+    fn note_setting(
+        &mut self,
+        offset: usize,
+        name: &str,
+        default: Option<String>,
+        has_default: bool,
+    ) {
         let line = (self.line_of)(offset);
         self.settings.push((
             offset,
@@ -436,12 +449,16 @@ impl Evaluator<'_> {
         let mut value = Value::one("");
         for part in fstring.value.iter() {
             let piece = match part {
-                ruff_python_ast::FStringPart::Literal(literal) => Value::one(literal.value.to_string()),
+                ruff_python_ast::FStringPart::Literal(literal) => {
+                    Value::one(literal.value.to_string())
+                }
                 ruff_python_ast::FStringPart::FString(f) => {
                     let mut inner = Value::one("");
                     for element in f.elements.iter() {
                         let piece = match element {
-                            InterpolatedStringElement::Literal(literal) => Value::one(literal.value.to_string()),
+                            InterpolatedStringElement::Literal(literal) => {
+                                Value::one(literal.value.to_string())
+                            }
                             // A format spec (`{i:02d}`) changes the text: not known.
                             InterpolatedStringElement::Interpolation(interpolation)
                                 if interpolation.format_spec.is_none() =>
@@ -527,17 +544,32 @@ impl Evaluator<'_> {
     }
 
     /// Methods of a known string or path: `p.joinpath("a")`, `"x".lower()`, `p.resolve()`.
-    fn method(&mut self, call: &ExprCall, attribute: &ruff_python_ast::ExprAttribute) -> Option<Value> {
+    fn method(
+        &mut self,
+        call: &ExprCall,
+        attribute: &ruff_python_ast::ExprAttribute,
+    ) -> Option<Value> {
         let method = attribute.attr.as_str();
         let args = &call.arguments.args;
         if !matches!(
             method,
-            "joinpath" | "resolve" | "absolute" | "lower" | "upper" | "strip" | "replace" | "format" | "with_suffix" | "expanduser"
+            "joinpath"
+                | "resolve"
+                | "absolute"
+                | "lower"
+                | "upper"
+                | "strip"
+                | "replace"
+                | "format"
+                | "with_suffix"
+                | "expanduser"
         ) {
             return None;
         }
         // `os.path` and `pathlib` functions are calls of modules, not methods of a value.
-        if (self.canonical)(&call.func).is_some_and(|c| c.starts_with("os.") || c.starts_with("pathlib.Path.")) {
+        if (self.canonical)(&call.func)
+            .is_some_and(|c| c.starts_with("os.") || c.starts_with("pathlib.Path."))
+        {
             return None;
         }
         let base = self.eval(&attribute.value);
@@ -561,9 +593,16 @@ impl Evaluator<'_> {
             "resolve" | "absolute" | "expanduser" => base,
             "lower" => capped(base_strings.iter().map(|s| s.to_lowercase()).collect()),
             "upper" => capped(base_strings.iter().map(|s| s.to_uppercase()).collect()),
-            "strip" if args.is_empty() => capped(base_strings.iter().map(|s| s.trim().to_string()).collect()),
+            "strip" if args.is_empty() => {
+                capped(base_strings.iter().map(|s| s.trim().to_string()).collect())
+            }
             "replace" => match single_args.as_deref() {
-                Some([from, to]) => capped(base_strings.iter().map(|s| s.replace(from.as_str(), to)).collect()),
+                Some([from, to]) => capped(
+                    base_strings
+                        .iter()
+                        .map(|s| s.replace(from.as_str(), to))
+                        .collect(),
+                ),
                 _ => Value::Unknown,
             },
             "with_suffix" => match single_args.as_deref() {
@@ -572,7 +611,8 @@ impl Evaluator<'_> {
                         .iter()
                         .map(|s| {
                             let name = basename(s);
-                            let stem_len = name.rfind('.').filter(|&i| i > 0).map_or(name.len(), |i| i);
+                            let stem_len =
+                                name.rfind('.').filter(|&i| i > 0).map_or(name.len(), |i| i);
                             let cut = s.len() - (name.len() - stem_len);
                             format!("{}{suffix}", &s[..cut])
                         })
@@ -584,7 +624,9 @@ impl Evaluator<'_> {
             "format" if call.arguments.keywords.is_empty() && base_strings.len() == 1 => {
                 let template = base_strings.into_iter().next().unwrap_or_default();
                 let pieces: Vec<&str> = template.split("{}").collect();
-                if pieces.len() != arg_values.len() + 1 || pieces.iter().any(|p| p.contains(['{', '}'])) {
+                if pieces.len() != arg_values.len() + 1
+                    || pieces.iter().any(|p| p.contains(['{', '}']))
+                {
                     Value::Unknown
                 } else {
                     let mut value = Value::one(pieces[0]);

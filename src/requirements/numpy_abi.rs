@@ -39,7 +39,10 @@ pub(super) fn keep_numpy_abi(requirements: &mut Vec<Requirement>) -> Option<Requ
 
 /// The `numpy<2` requirement these requirements need, if any.
 fn numpy_pin_needed(requirements: &[Requirement]) -> Option<Requirement> {
-    if requirements.iter().any(|r| r.name == "numpy" && r.text.trim() != "numpy") {
+    if requirements
+        .iter()
+        .any(|r| r.name == "numpy" && r.text.trim() != "numpy")
+    {
         return None;
     }
     let old = requirements.iter().find_map(|r| {
@@ -78,7 +81,9 @@ mod tests {
         Requirement {
             name: text.split(['=', '<', '>']).next().unwrap().to_string(),
             text: text.into(),
-            origin: Origin::Added { reason: "test".into() },
+            origin: Origin::Added {
+                reason: "test".into(),
+            },
         }
     }
 
@@ -100,7 +105,10 @@ mod tests {
     fn new_or_unpinned_packages_or_a_numpy_line_need_nothing() {
         assert!(numpy_pin_needed(&[requirement("pandas==2.2.2")]).is_none());
         assert!(numpy_pin_needed(&[requirement("pandas>=1.5")]).is_none());
-        assert!(numpy_pin_needed(&[requirement("pandas==1.5.3"), requirement("numpy==1.26.4")]).is_none());
+        assert!(
+            numpy_pin_needed(&[requirement("pandas==1.5.3"), requirement("numpy==1.26.4")])
+                .is_none()
+        );
         assert!(numpy_pin_needed(&[requirement("scikit-learn==1.10.0")]).is_none());
     }
 }

@@ -26,65 +26,177 @@ use Outcome::*;
 /// (notebook under the corpus, requirements file under the corpus or "", outcome)
 const CASES: &[(&str, &str, Outcome)] = &[
     // model stays in memory
-    ("course_keras_tuner/keras_tuner.ipynb", "course_keras_tuner/requirements.txt", Project { routes: 0 }),
+    (
+        "course_keras_tuner/keras_tuner.ipynb",
+        "course_keras_tuner/requirements.txt",
+        Project { routes: 0 },
+    ),
     // no model: metadata store
-    ("course_ml_metadata/ML_Metadata.ipynb", "course_ml_metadata/requirements.txt", Project { routes: 0 }),
+    (
+        "course_ml_metadata/ML_Metadata.ipynb",
+        "course_ml_metadata/requirements.txt",
+        Project { routes: 0 },
+    ),
     // models go to an MLflow server
-    ("course_mlflow_examples/mlflow_examples.ipynb", "course_mlflow_examples/requirements.txt", Project { routes: 0 }),
+    (
+        "course_mlflow_examples/mlflow_examples.ipynb",
+        "course_mlflow_examples/requirements.txt",
+        Project { routes: 0 },
+    ),
     // pycaret save_model adds .pkl itself
-    ("course_pycaret_models/models.ipynb", "course_pycaret_models/requirements.txt", Project { routes: 0 }),
+    (
+        "course_pycaret_models/models.ipynb",
+        "course_pycaret_models/requirements.txt",
+        Project { routes: 0 },
+    ),
     // explanations only
     ("course_shap/SHAP.ipynb", "", Project { routes: 0 }),
     // joblib model
-    ("course_simple_inference_2023/data.ipynb", "course_simple_inference_2023/requirements.txt", Project { routes: 2 }),
+    (
+        "course_simple_inference_2023/data.ipynb",
+        "course_simple_inference_2023/requirements.txt",
+        Project { routes: 2 },
+    ),
     // model plus island encoder
-    ("course_solucion_taller1/dev0.ipynb", "course_solucion_taller1/requirements.txt", Project { routes: 2 }),
+    (
+        "course_solucion_taller1/dev0.ipynb",
+        "course_solucion_taller1/requirements.txt",
+        Project { routes: 2 },
+    ),
     // data validation only
     ("course_tfdv/TFDV.ipynb", "", Project { routes: 0 }),
     // %%writefile modules, no model file
-    ("course_tft/TFT.ipynb", "course_tft/requirements.txt", Project { routes: 0 }),
+    (
+        "course_tft/TFT.ipynb",
+        "course_tft/requirements.txt",
+        Project { routes: 0 },
+    ),
     // Colab layout, __future__ imports
-    ("g_handson_ml_colab/01_the_machine_learning_landscape.ipynb", "", Project { routes: 0 }),
+    (
+        "g_handson_ml_colab/01_the_machine_learning_landscape.ipynb",
+        "",
+        Project { routes: 0 },
+    ),
     // %%R cells dropped with warnings
-    ("g_jupytext_R_magic/Notebook_with_R_magic.ipynb", "", Project { routes: 0 }),
+    (
+        "g_jupytext_R_magic/Notebook_with_R_magic.ipynb",
+        "",
+        Project { routes: 0 },
+    ),
     // loads base.pk1
-    ("g_k8sjenkins_nb_in_docker/base_joblibUI.ipynb", "", Project { routes: 2 }),
+    (
+        "g_k8sjenkins_nb_in_docker/base_joblibUI.ipynb",
+        "",
+        Project { routes: 2 },
+    ),
     // trains and dumps base.pk1
-    ("g_k8sjenkins_nb_in_docker/basicUI.ipynb", "", Project { routes: 2 }),
+    (
+        "g_k8sjenkins_nb_in_docker/basicUI.ipynb",
+        "",
+        Project { routes: 2 },
+    ),
     // Kale tags, skip tag honoured
-    ("g_kale_tags/iris.ipynb", "g_kale_tags/requirements.txt", Project { routes: 0 }),
+    (
+        "g_kale_tags/iris.ipynb",
+        "g_kale_tags/requirements.txt",
+        Project { routes: 0 },
+    ),
     // the notebook is the API
-    ("g_kernel_gateway_nb_as_api/api_intro.ipynb", "", Project { routes: 0 }),
+    (
+        "g_kernel_gateway_nb_as_api/api_intro.ipynb",
+        "",
+        Project { routes: 0 },
+    ),
     // %pip, embedded PNGs
-    ("g_kmilo_salaries/Taller_3.ipynb", "g_kmilo_salaries/requirements.txt", Project { routes: 0 }),
+    (
+        "g_kmilo_salaries/Taller_3.ipynb",
+        "g_kmilo_salaries/requirements.txt",
+        Project { routes: 0 },
+    ),
     // joblib pipeline
-    ("g_kmilo_salaries/pipeline.ipynb", "g_kmilo_salaries/requirements.txt", Project { routes: 2 }),
+    (
+        "g_kmilo_salaries/pipeline.ipynb",
+        "g_kmilo_salaries/requirements.txt",
+        Project { routes: 2 },
+    ),
     // nbformat 3, spaces in the name
-    ("g_parallel_ml_nbformat3/04 - Pandas and Heterogeneous Data Modeling.ipynb", "", Project { routes: 0 }),
+    (
+        "g_parallel_ml_nbformat3/04 - Pandas and Heterogeneous Data Modeling.ipynb",
+        "",
+        Project { routes: 0 },
+    ),
     // model plus label encoder
-    ("g_penguinfinder/rf_model.ipynb", "g_penguinfinder/requirements.txt", Project { routes: 2 }),
+    (
+        "g_penguinfinder/rf_model.ipynb",
+        "g_penguinfinder/requirements.txt",
+        Project { routes: 2 },
+    ),
     // pycaret
-    ("g_zoomcamp_pycaret_fastapi/pycaret_train.ipynb", "g_zoomcamp_pycaret_fastapi/requirements.txt", Project { routes: 0 }),
+    (
+        "g_zoomcamp_pycaret_fastapi/pycaret_train.ipynb",
+        "g_zoomcamp_pycaret_fastapi/requirements.txt",
+        Project { routes: 0 },
+    ),
     // Pipfile requirements
-    ("g_zoomcamp_spaces_flask/Mid-term Vowel Prediction Project.ipynb", "g_zoomcamp_spaces_flask/Pipfile", Project { routes: 2 }),
+    (
+        "g_zoomcamp_spaces_flask/Mid-term Vowel Prediction Project.ipynb",
+        "g_zoomcamp_spaces_flask/Pipfile",
+        Project { routes: 2 },
+    ),
     // a code cell of prose, left out with a warning; it saves nothing nb2svc can see
-    ("s_2023_deiru_train_predict/train/prueba.ipynb", "s_2023_deiru_train_predict/train/requirements.txt", Project { routes: 0 }),
+    (
+        "s_2023_deiru_train_predict/train/prueba.ipynb",
+        "s_2023_deiru_train_predict/train/requirements.txt",
+        Project { routes: 0 },
+    ),
     // three models saved in a loop with f-string paths, a scaler and a metrics table
-    ("s_t1_castaneda/train.ipynb", "s_t1_castaneda/requirements.txt", Project { routes: 4 }),
+    (
+        "s_t1_castaneda/train.ipynb",
+        "s_t1_castaneda/requirements.txt",
+        Project { routes: 4 },
+    ),
     // path built from variables, known before the notebook runs
-    ("s_t2_bricj/jupyter_models/app/train_models.ipynb", "s_t2_bricj/jupyter_models/app/requirements.txt", Project { routes: 2 }),
+    (
+        "s_t2_bricj/jupyter_models/app/train_models.ipynb",
+        "s_t2_bricj/jupyter_models/app/requirements.txt",
+        Project { routes: 2 },
+    ),
     // saved through a helper function
-    ("s_t2_carvajal/train.ipynb", "s_t2_carvajal/requirements.txt", Project { routes: 0 }),
+    (
+        "s_t2_carvajal/train.ipynb",
+        "s_t2_carvajal/requirements.txt",
+        Project { routes: 0 },
+    ),
     // saved by utils/model_trainer.py
-    ("s_t2_cortes/jupyter/notebooks/train.ipynb", "", Project { routes: 0 }),
+    (
+        "s_t2_cortes/jupyter/notebooks/train.ipynb",
+        "",
+        Project { routes: 0 },
+    ),
     // no model: metadata store
-    ("s_t2_gacely_tfx_2024/ML_Metadata.ipynb", "", Project { routes: 0 }),
+    (
+        "s_t2_gacely_tfx_2024/ML_Metadata.ipynb",
+        "",
+        Project { routes: 0 },
+    ),
     // saved through a helper, pyproject requirements
-    ("s_t2_gallo/training-app/TrainModels.ipynb", "s_t2_gallo/training-app/pyproject.toml", Project { routes: 0 }),
+    (
+        "s_t2_gallo/training-app/TrainModels.ipynb",
+        "s_t2_gallo/training-app/pyproject.toml",
+        Project { routes: 0 },
+    ),
     // path built from a variable
-    ("s_t2_prada/jupyter_work/train_jupyter.ipynb", "s_t2_prada/requirements.txt", Project { routes: 0 }),
+    (
+        "s_t2_prada/jupyter_work/train_jupyter.ipynb",
+        "s_t2_prada/requirements.txt",
+        Project { routes: 0 },
+    ),
     // four models and a column order
-    ("s_t2_sanchez/models_volume/notebook/train_model.ipynb", "", Project { routes: 5 }),
+    (
+        "s_t2_sanchez/models_volume/notebook/train_model.ipynb",
+        "",
+        Project { routes: 5 },
+    ),
 ];
 
 fn requirements_for(case: &str) -> Option<&'static str> {

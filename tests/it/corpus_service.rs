@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{corpus, free_port, generate_into, http, output_text, tool_or_skip, venv_for, wait_for, works, Running};
+use crate::support::{
+    corpus, free_port, generate_into, http, output_text, tool_or_skip, venv_for, wait_for, works,
+    Running,
+};
 
 /// What a notebook yields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +21,6 @@ enum Yield {
     /// Trains in the service's environment and answers a 200 prediction on every model route
     /// (`models` of them).
     Serves { models: usize },
-    /// Trains, but saves nothing that predicts (the model stays in memory, or it only explores).
-    TrainsOnly,
     /// Cannot work here, for a reason that is the notebook's or its data's, not nb2svc's; the
     /// text is a part of the training or generation error that shows it.
     Cannot(&'static str),
@@ -119,7 +120,11 @@ fn light_corpus_notebooks_train_and_answer_predictions() {
         tool_or_skip(test, false, "../shared/corpus");
         return;
     };
-    if !tool_or_skip(test, works("python3", &["-c", "import venv"]), "python3 with venv") {
+    if !tool_or_skip(
+        test,
+        works("python3", &["-c", "import venv"]),
+        "python3 with venv",
+    ) {
         return;
     }
     let only = std::env::var("NB2SVC_CORPUS_ONLY").ok();
@@ -138,7 +143,10 @@ fn light_corpus_notebooks_train_and_answer_predictions() {
         );
         eprintln!("{line}");
         if !matches(&got, expected) {
-            wrong.push(format!("{notebook}: expected {expected:?}, got {}", describe(&got)));
+            wrong.push(format!(
+                "{notebook}: expected {expected:?}, got {}",
+                describe(&got)
+            ));
         }
         table.push(line);
     }
@@ -164,7 +172,6 @@ fn describe(got: &Got) -> String {
 fn matches(got: &Got, expected: &Yield) -> bool {
     match (got, expected) {
         (Got::Served { models }, Serves { models: want }) => models == want,
-        (Got::TrainedOnly, TrainsOnly) => true,
         (Got::Failed(reason), Cannot(text)) => reason.to_lowercase().contains(&text.to_lowercase()),
         _ => false,
     }
@@ -195,7 +202,12 @@ fn summary(reason: &str) -> String {
 fn run(corpus: &Path, notebook: &str, requirements: &str) -> Got {
     let out = tempfile::tempdir().unwrap();
     let requirements = (!requirements.is_empty()).then(|| corpus.join(requirements));
-    let generated = generate_into(out.path(), &corpus.join(notebook), requirements.as_deref(), &[]);
+    let generated = generate_into(
+        out.path(),
+        &corpus.join(notebook),
+        requirements.as_deref(),
+        &[],
+    );
     if !generated.status.success() {
         return Got::Failed(format!("generation: {}", output_text(&generated)));
     }
@@ -222,7 +234,15 @@ fn serve_and_ask(python: &Path, dir: &Path, guard: &Path) -> Got {
     let port = free_port();
     let _server = Running(
         Command::new(python)
-            .args(["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
             .current_dir(dir)
             .env("PYTHONPATH", guard)
             .stdout(Stdio::null())
@@ -257,20 +277,26 @@ fn serve_and_ask(python: &Path, dir: &Path, guard: &Path) -> Got {
         let Some(example) = example_for(&openapi, &route) else {
             return Got::Failed(format!("{route} has no example in /openapi.json"));
         };
-        let (status, answer) = http("POST", port, &route, Some(&example.to_string())).unwrap_or_default();
+        let (status, answer) =
+            http("POST", port, &route, Some(&example.to_string())).unwrap_or_default();
         if status != 200 {
-            return Got::Failed(format!("POST {route} {example} answered {status}: {answer}"));
+            return Got::Failed(format!(
+                "POST {route} {example} answered {status}: {answer}"
+            ));
         }
         if Instant::now() > deadline {
             return Got::Failed("predictions took over a minute".into());
         }
     }
-    Got::Served { models: predicting.len() }
+    Got::Served {
+        models: predicting.len(),
+    }
 }
 
 /// The example of a route's request body, as Swagger's "Try it out" would send it.
 fn example_for(openapi: &Value, route: &str) -> Option<Value> {
-    let schema = &openapi["paths"][route]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    let schema =
+        &openapi["paths"][route]["post"]["requestBody"]["content"]["application/json"]["schema"];
     let name = schema["$ref"].as_str()?.rsplit('/').next()?;
     let example = openapi["components"]["schemas"][name]["example"].clone();
     (!example.is_null()).then_some(example)

@@ -564,8 +564,13 @@ fn penguins_built_twice_share_the_dependency_layer_and_serve_the_artifact_they_t
     let (status, models) = http("GET", second.port, "/models", None).unwrap();
     assert_eq!(status, 200, "/models: {models}");
     let models: Value = serde_json::from_str(&models).unwrap();
-    let shown = models["penguins_rf"]["file"]["path"].as_str().unwrap_or_default();
-    assert!(shown.ends_with("models/penguins_rf.joblib"), "/models: {models}");
+    let shown = models["penguins_rf"]["file"]["path"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        shown.ends_with("models/penguins_rf.joblib"),
+        "/models: {models}"
+    );
     let artifact = format!("/code/data/{shown}");
     let artifact = artifact.as_str();
     let in_first = sha256_in_image(&first.image(), artifact);
@@ -739,7 +744,11 @@ fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
         return;
     };
     for (notebook, requirements, models) in [
-        ("s_t1_castaneda/train.ipynb", "s_t1_castaneda/requirements.txt", 3),
+        (
+            "s_t1_castaneda/train.ipynb",
+            "s_t1_castaneda/requirements.txt",
+            3,
+        ),
         (
             "s_t2_gallo/training-app/TrainModels.ipynb",
             "s_t2_gallo/training-app/pyproject.toml",
@@ -748,7 +757,10 @@ fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
     ] {
         let service = Service::generate(&corpus.join(notebook), Some(&corpus.join(requirements)));
         let up = service.up_until_ready(DEV, Builder::Classic, true);
-        eprintln!("{test}: {notebook}: `up --build -d` to /ready 200: {:.1} s", up.as_secs_f64());
+        eprintln!(
+            "{test}: {notebook}: `up --build -d` to /ready 200: {:.1} s",
+            up.as_secs_f64()
+        );
         let (status, listing) = http("GET", service.port, "/models", None).unwrap();
         assert_eq!(status, 200, "{notebook}: /models: {listing}");
         let listing: Value = serde_json::from_str(&listing).unwrap();

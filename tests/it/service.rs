@@ -66,7 +66,9 @@ fn venv_or_skip(test: &str, requirements: &Path) -> Option<PathBuf> {
             tool_or_skip(
                 test,
                 false,
-                &format!("a virtual environment with the requirements (installing needs PyPI): {reason}"),
+                &format!(
+                    "a virtual environment with the requirements (installing needs PyPI): {reason}"
+                ),
             );
             None
         }
@@ -175,10 +177,7 @@ fn penguins_service_answers_real_predictions() {
     assert_eq!(models["penguins_rf"]["features"][0], "bill_length_mm");
     // /models names the file it serves, by content: the one training wrote.
     let trained = fs::read(&model_file).unwrap();
-    let sum = Command::new("sha256sum")
-        .arg(&model_file)
-        .output()
-        .unwrap();
+    let sum = Command::new("sha256sum").arg(&model_file).output().unwrap();
     let sum = String::from_utf8_lossy(&sum.stdout)
         .split_whitespace()
         .next()

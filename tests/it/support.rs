@@ -272,7 +272,14 @@ pub fn venv_for(requirements: &Path) -> Result<PathBuf, String> {
             .output()
     } else {
         Command::new(&python_bin)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(requirements)
             .output()
     }

@@ -1,0 +1,34 @@
+//! The runtime every service ships (`templates/nb2svc_runtime.py`) has tests of its own, in
+//! Python's unittest (`tests/runtime`): the notebook's folder, training as `app.notebook`, the
+//! artifact manifest, downloads from a local server, unpacking, settings. They run here so that
+//! `cargo test` runs them too.
+
+use std::process::Command;
+
+use crate::support::{output_text, root, tool_or_skip, works};
+
+#[test]
+fn runtime_unit_tests_pass() {
+    let test = "runtime_unit_tests_pass";
+    if !tool_or_skip(test, works("python3", &["--version"]), "python3") {
+        return;
+    }
+    let output = Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s", "tests/runtime"])
+        .current_dir(root())
+        .output()
+        .expect("python3 runs");
+    let text = output_text(&output);
+    assert!(output.status.success(), "the runtime's own tests:\n{text}");
+    let ran = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split_whitespace()
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(ran >= 20, "the runtime's tests ran ({ran}):\n{text}");
+}
