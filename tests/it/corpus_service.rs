@@ -5,14 +5,14 @@
 //! edited or special-cased: the notebooks and their data are read in place from the corpus.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::support::{
-    corpus, free_port, generate_into, http, output_text, tool_or_skip, venv_for, wait_for, works,
-    Running,
+    corpus, generate_into, http, output_text, start_uvicorn, tool_or_skip, venv_for, wait_for,
+    works,
 };
 
 /// What a notebook yields.
@@ -231,25 +231,7 @@ fn run(corpus: &Path, notebook: &str, requirements: &str) -> Got {
 }
 
 fn serve_and_ask(python: &Path, dir: &Path, guard: &Path) -> Got {
-    let port = free_port();
-    let _server = Running(
-        Command::new(python)
-            .args([
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .current_dir(dir)
-            .env("PYTHONPATH", guard)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("uvicorn starts"),
-    );
+    let (_server, port) = start_uvicorn(python, dir, &[("PYTHONPATH", guard.as_os_str())], true);
     let (status, body) = wait_for(port, "/ready", 200, 120);
     if status != 200 {
         return Got::Failed(format!("/ready answered {status}: {body}"));

@@ -3,12 +3,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
 use crate::support::{
-    free_port, generate_into, http, python, root, tool_or_skip, venv_for, wait_for, works, Running,
+    generate_into, http, python, root, start_uvicorn, tool_or_skip, venv_for, wait_for, works,
 };
 
 /// Generates the service for `notebook` into a temporary folder.
@@ -21,27 +21,6 @@ fn generate(notebook: &Path, requirements: Option<&Path>, extra: &[&str]) -> tem
         String::from_utf8_lossy(&output.stderr)
     );
     out
-}
-
-fn start_uvicorn(python_bin: &Path, dir: &Path, env: &[(&str, &str)]) -> (Running, u16) {
-    let port = free_port();
-    let child = Command::new(python_bin)
-        .args([
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("uvicorn starts");
-    (Running(child), port)
 }
 
 fn post(port: u16, path: &str, body: &Value) -> (u16, Value) {
@@ -127,7 +106,7 @@ fn penguins_service_answers_real_predictions() {
         "artifacts go to data/, not the working directory"
     );
 
-    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[]);
+    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[], false);
     assert_eq!(wait_for(port, "/health", 200, 60).0, 200, "/health answers");
     let ready = wait_for(port, "/ready", 200, 60);
     assert_eq!(ready.0, 200, "/ready: {}", ready.1);
@@ -208,7 +187,7 @@ fn function_endpoint_and_failed_setup_report_the_cell() {
     ) else {
         return;
     };
-    let (server, port) = start_uvicorn(&python_bin, out.path(), &[]);
+    let (server, port) = start_uvicorn(&python_bin, out.path(), &[], false);
     assert_eq!(wait_for(port, "/ready", 200, 60).0, 200);
     let (status, body) = post(port, "/predict", &json!({"x": 2.5, "tags": ["t"]}));
     assert_eq!(
@@ -224,7 +203,7 @@ fn function_endpoint_and_failed_setup_report_the_cell() {
         "import math\nraise ValueError('no data here')\n",
     );
     fs::write(&notebook, code).unwrap();
-    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[]);
+    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[], false);
     let (status, body) = wait_for(port, "/ready", 503, 60);
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status, 503);
@@ -253,7 +232,12 @@ fn penguins_service_can_train_once_at_start() {
         .unwrap()
         .contains("RUN python -m app.notebook"));
     // No training beforehand: the service trains in the background while /health answers.
-    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[("NB2SVC_TRAIN_AT", "start")]);
+    let (_server, port) = start_uvicorn(
+        &python_bin,
+        out.path(),
+        &[("NB2SVC_TRAIN_AT", "start".as_ref())],
+        false,
+    );
     assert_eq!(wait_for(port, "/health", 200, 60).0, 200);
     let ready = wait_for(port, "/ready", 200, 120);
     assert_eq!(ready.0, 200, "/ready: {}", ready.1);

@@ -296,3 +296,35 @@ pub fn venv_for(requirements: &Path) -> Result<PathBuf, String> {
     std::fs::write(dir.join(".complete"), "").unwrap();
     Ok(python_bin)
 }
+
+/// uvicorn serving the generated service in `dir` on a free port of 127.0.0.1, with `env`; its
+/// log goes to the test's stderr unless `quiet`. Killed when the returned guard drops.
+pub fn start_uvicorn(
+    python_bin: &Path,
+    dir: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+    quiet: bool,
+) -> (Running, u16) {
+    let port = free_port();
+    let child = Command::new(python_bin)
+        .args([
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(if quiet {
+            std::process::Stdio::null()
+        } else {
+            std::process::Stdio::inherit()
+        })
+        .spawn()
+        .expect("uvicorn starts");
+    (Running(child), port)
+}
