@@ -105,6 +105,18 @@ pub struct UnknownPath {
     pub access: &'static str,
 }
 
+/// A folder of the author's container (from the project's Dockerfiles and compose files) and
+/// the folder of `data/` that serves it: the notebook's absolute paths there still work.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerFolder {
+    /// Absolute, in the author's container: `/home/jovyan/work`.
+    pub container: String,
+    /// Under `data/`: `jupyter_work`.
+    pub data_path: String,
+    /// The file and line that say so.
+    pub said_in: String,
+}
+
 /// An environment variable the notebook reads, and what the service does about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Setting {
@@ -181,6 +193,8 @@ pub struct ServicePlan {
     pub unparsed_cells: Vec<(CellRef, String)>,
     /// Statements left out because nothing the service serves depends on them, and why.
     pub left_out: Vec<(Location, String)>,
+    /// The author's container folders the service serves from `data/`.
+    pub container_mounts: Vec<ContainerFolder>,
     /// Downloads, unpacking and folders the notebook's shell lines made: runtime steps that
     /// run in order when the notebook trains.
     pub fetches: Vec<crate::extract::Fetch>,
@@ -252,7 +266,7 @@ pub fn plan(
     )?;
     let settings = settings::plan_settings(&extraction.cells, &facts, &mut warnings);
     let training = training::training_cells(&extraction.cells, &facts);
-    analysis.check_unparsed_needs(&facts, &endpoints_and_cells_needs(&facts))?;
+    analysis.check_unparsed_needs(&facts, &names_read(&facts))?;
     let trains = training.any();
     let mut train_at = options.train_at;
     if !endpoints.is_empty() && train_at == TrainAt::Build && trains {
@@ -343,6 +357,7 @@ pub fn plan(
         unparsed_cells: analysis.unparsed,
         left_out,
         fetches: extraction.fetches,
+        container_mounts: path_plan.container_mounts,
         needs_ipython_shims,
         future_imports,
         warnings,
@@ -427,8 +442,8 @@ fn kept_facts(facts: &ModuleFacts, cell: usize, sliced: &slice::Slice) -> Module
     kept
 }
 
-/// Every module-level name the cells read.
-fn endpoints_and_cells_needs(facts: &[ModuleFacts]) -> BTreeSet<String> {
+/// Every module-level name the cells the service runs read.
+fn names_read(facts: &[ModuleFacts]) -> BTreeSet<String> {
     facts
         .iter()
         .flat_map(|f| f.loaded_names.iter().cloned())

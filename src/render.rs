@@ -212,6 +212,11 @@ pub struct ServiceView<'a> {
     setting_defaults: String,
     /// Python dict literal of required settings and where each is read.
     required_settings: String,
+    /// Python dict literal: the author's container folders -> the folders of `data/` serving
+    /// them; empty when the project's Docker files place none.
+    container_mounts: String,
+    /// The same, for people: `/home/jovyan/work` is `data/jupyter_work` (docker-compose.yml line 9).
+    container_folders: Vec<String>,
     /// Cells left out because they are not valid Python.
     unparsed: Vec<String>,
     /// Statements left out because nothing served depends on them: `cell N, line L: why`.
@@ -450,6 +455,21 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         compose_settings,
         setting_defaults,
         required_settings,
+        container_mounts: if plan.container_mounts.is_empty() {
+            String::new()
+        } else {
+            python_dict(
+                plan.container_mounts
+                    .iter()
+                    .map(|m| (m.container.clone(), m.data_path.clone()))
+                    .collect(),
+            )
+        },
+        container_folders: plan
+            .container_mounts
+            .iter()
+            .map(|m| format!("`{}` is `data/{}` ({})", m.container, m.data_path, m.said_in))
+            .collect(),
         fetches: plan.fetches.iter().map(fetch_sentence).collect(),
         left_out: plan
             .left_out

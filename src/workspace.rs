@@ -22,6 +22,9 @@ pub trait SourceFiles {
     /// known): a notebook that writes through `..` past the project folder needs them to keep
     /// its paths inside `data/`.
     fn names_above(&self) -> Vec<String>;
+    /// Where the project's own Dockerfiles and compose files put its folders and files in the
+    /// author's container.
+    fn container_mounts(&self) -> Vec<container_paths::ContainerMount>;
     /// Whether a regular file exists at `relative`.
     fn exists(&self, relative: &str) -> bool;
     /// Whether a folder exists at `relative`.
@@ -162,6 +165,10 @@ impl SourceFiles for NotebookFolder {
         &self.subdir
     }
 
+    fn container_mounts(&self) -> Vec<container_paths::ContainerMount> {
+        container_paths::container_mounts(&self.root())
+    }
+
     fn names_above(&self) -> Vec<String> {
         let root = fs::canonicalize(self.root()).unwrap_or_else(|_| self.root());
         root.ancestors()
@@ -262,6 +269,10 @@ impl SourceFiles for MemoryFolder {
     }
 
     fn names_above(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn container_mounts(&self) -> Vec<container_paths::ContainerMount> {
         Vec::new()
     }
 

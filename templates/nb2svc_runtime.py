@@ -22,6 +22,7 @@ numpy, pandas, pydantic and the model libraries are imported only when needed.
 import builtins
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -54,8 +55,6 @@ TRAINING_ENV = "NB2SVC_TRAINING"
 # Frames name their files as they were imported: a relative name is relative to the
 # folder the process started in, not to the notebook's folder it moves to.
 _START_DIR = os.getcwd()
-_REAL_OPEN = builtins.open
-
 log = logging.getLogger("nb2svc")
 
 
@@ -200,6 +199,88 @@ def enter_notebook_folder(subdir: str) -> Path:
     os.chdir(folder)
     _notebook_folder = folder
     return folder
+
+
+# --- The author's container paths -----------------------------------------------------
+
+# Container folder (absolute) -> the folder of data/ that holds it, from the project's
+# own Dockerfiles and compose files: the notebook ran in its author's container and
+# reads paths such as /home/jovyan/work/x.csv, which the project keeps as
+# jupyter_work/x.csv.
+_container_mounts: list[tuple[str, Path]] = []
+# The functions that take a path first; `os.path.exists` and friends go through os.stat.
+_PATH_FUNCTIONS = (
+    "stat",
+    "lstat",
+    "listdir",
+    "scandir",
+    "mkdir",
+    "remove",
+    "unlink",
+    "rmdir",
+    "access",
+    "open",
+    "chmod",
+    "utime",
+)
+_TWO_PATH_FUNCTIONS = ("rename", "replace")
+
+
+def map_container_paths(mounts: dict[str, str]) -> None:
+    """Serves the author's container paths from data/: `/app/data` -> `data/<project>`.
+
+    This is the one place paths are translated, and it translates every access alike:
+    `open`, `io.open`, and the `os` functions that pathlib, `os.path` and the libraries
+    use. Paths outside the given container folders are untouched.
+    """
+    if not mounts:
+        return
+    ordered = sorted(mounts.items(), key=lambda item: -len(item[0]))
+    _container_mounts[:] = [
+        (container.rstrip("/"), DATA_DIR / held) for container, held in ordered
+    ]
+    if getattr(builtins.open, "_nb2svc_mapped", False):
+        return
+    builtins.open = _mapping_first(builtins.open)
+    io.open = builtins.open
+    for name in _PATH_FUNCTIONS:
+        if hasattr(os, name):
+            setattr(os, name, _mapping_first(getattr(os, name)))
+    for name in _TWO_PATH_FUNCTIONS:
+        setattr(os, name, _mapping_both(getattr(os, name)))
+
+
+def container_path_on_disk(path: Any) -> Any:
+    """Where a path of the author's container is in data/; other paths as given."""
+    if isinstance(path, int) or not isinstance(path, (str, bytes, os.PathLike)):
+        return path
+    text = os.fsdecode(path)
+    if not text.startswith("/"):
+        return path
+    normal = posixpath.normpath(text)
+    for container, held in _container_mounts:
+        if normal == container or normal.startswith(container + "/"):
+            return str(held / normal[len(container) :].lstrip("/"))
+    return path
+
+
+def _mapping_first(real: Any) -> Any:
+    @functools.wraps(real)
+    def mapped(path: Any, *args: Any, **kwargs: Any) -> Any:
+        return real(container_path_on_disk(path), *args, **kwargs)
+
+    mapped._nb2svc_mapped = True
+    return mapped
+
+
+def _mapping_both(real: Any) -> Any:
+    @functools.wraps(real)
+    def mapped(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
+        where = container_path_on_disk
+        return real(where(src), where(dst), *args, **kwargs)
+
+    mapped._nb2svc_mapped = True
+    return mapped
 
 
 def apply_settings(defaults: dict[str, str], required: dict[str, str]) -> None:
@@ -423,7 +504,7 @@ def _start_recording(clear_manifest: bool) -> None:
         for name, module in list(sys.modules.items()):
             if module is not None:
                 _patch_module(name, module)
-        builtins.open = functools.wraps(_REAL_OPEN)(_open_creating_parent)
+        builtins.open = _opening_with_parent(builtins.open)
         import shutil
 
         # A careful notebook writes to a temporary file, then renames it into place.
@@ -581,21 +662,27 @@ def _recording_writer(real: Any, serializer: str, obj_name: str, path_name: str)
     return writer
 
 
-def _open_creating_parent(file: Any, mode: Any = "r", *args: Any, **kwargs: Any) -> Any:
+def _opening_with_parent(real: Any) -> Any:
     """`open` while recording: a write from the notebook's code creates its folder."""
-    if (
-        isinstance(mode, str)
-        and not _WRITE_MODES.isdisjoint(mode)
-        and _is_notebook_code(sys._getframe(1).f_code.co_filename)
-    ):
-        _create_parent(file)
-    return _REAL_OPEN(file, mode, *args, **kwargs)
+
+    @functools.wraps(real)
+    def opening(file: Any, mode: Any = "r", *args: Any, **kwargs: Any) -> Any:
+        if (
+            isinstance(mode, str)
+            and not _WRITE_MODES.isdisjoint(mode)
+            and _is_notebook_code(sys._getframe(1).f_code.co_filename)
+        ):
+            _create_parent(file)
+        return real(file, mode, *args, **kwargs)
+
+    return opening
 
 
 def _path_of(target: Any) -> Optional[Path]:
-    """The local path a path argument names; None for a file object, a fd or a URL."""
+    """The local path a path argument names (a container path as served from data/);
+    None for a file object, a fd or a URL."""
     if isinstance(target, (str, bytes, os.PathLike)):
-        path = os.fsdecode(target)
+        path = os.fsdecode(container_path_on_disk(target))
         return None if "://" in path else Path(path)
     return None
 

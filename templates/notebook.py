@@ -22,6 +22,10 @@ if __name__ == "__main__":
     _nb2svc.train_as_module("app.notebook")
 
 _nb2svc.enter_notebook_folder({{ service.notebook_subdir | json_encode() }})
+{%- if service.container_mounts %}
+# The notebook ran in its author's container: its paths there are served from data/.
+_nb2svc.map_container_paths({{ service.container_mounts }})
+{%- endif %}
 _nb2svc.apply_settings(defaults={{ service.setting_defaults }}, required={{ service.required_settings }})
 # True when training runs (the image build, or NB2SVC_TRAIN_AT=start): the runtime then records
 # every artifact the cells save in data/.nb2svc/manifest.json, which the service loads.

@@ -14,10 +14,11 @@ use crate::diagnostics::{Location, Warning};
 use crate::extract::ExtractedCell;
 use crate::python::values::settings_in;
 use crate::python::{ModuleFacts, PathAccess, Serializer};
+use crate::workspace::container_paths::{project_path_of, ContainerMount};
 use crate::workspace::{depth_above, project_path, SourceFiles};
 
 use super::paths;
-use super::{Artifact, DataFile, UnknownPath};
+use super::{Artifact, ContainerFolder, DataFile, UnknownPath};
 
 /// What the paths of the notebook become.
 #[derive(Default)]
@@ -33,6 +34,65 @@ pub(super) struct PathPlan {
     /// The notebook's folder inside `data/`: its place in the project, under as many of the
     /// folders above the project as the notebook's paths reach through `..`.
     pub(super) subdir: String,
+    /// The author's container folders and the folders of `data/` that serve them.
+    pub(super) container_mounts: Vec<ContainerFolder>,
+}
+
+/// The project's own Docker files place the author's container folders in the project; the
+/// notebook reads paths of that container (`/home/jovyan/work/x.csv`).
+struct Mounts {
+    mounts: Vec<ContainerMount>,
+    /// `../` as many times as the notebook's folder is deep in the project.
+    up_to_root: String,
+    /// The folders of `data/` above the project's own, when the notebook writes above it.
+    above: String,
+}
+
+impl Mounts {
+    fn new(files: &dyn SourceFiles, data_subdir: &str) -> Mounts {
+        let real = files.notebook_subdir();
+        let depth = real.split('/').filter(|p| !p.is_empty()).count();
+        let above = data_subdir
+            .strip_suffix(real)
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
+        Mounts {
+            // A container's whole root says nothing about where a file is.
+            mounts: files
+                .container_mounts()
+                .into_iter()
+                .filter(|m| m.container != "/")
+                .collect(),
+            up_to_root: "../".repeat(depth),
+            above,
+        }
+    }
+
+    /// The container path `value` as the notebook's code would reach it from its folder.
+    fn notebook_relative(&self, value: &str) -> Option<String> {
+        if !value.starts_with('/') {
+            return None;
+        }
+        let (held, _) = project_path_of(&self.mounts, value)?;
+        Some(format!("{}{held}", self.up_to_root))
+    }
+
+    fn for_runtime(&self) -> Vec<ContainerFolder> {
+        self.mounts
+            .iter()
+            .map(|m| ContainerFolder {
+                container: m.container.clone(),
+                data_path: [self.above.as_str(), m.project.as_str()]
+                    .iter()
+                    .filter(|p| !p.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                said_in: m.said_in.clone(),
+            })
+            .collect()
+    }
 }
 
 fn serializer_name(serializer: Option<&Serializer>) -> Option<&'static str> {
@@ -71,6 +131,8 @@ pub(super) fn plan_paths(
     };
     let subdir = plan.subdir.clone();
     let subdir = subdir.as_str();
+    let mounts = Mounts::new(files, subdir);
+    plan.container_mounts = mounts.for_runtime();
     let mut written: BTreeSet<String> = inputs
         .written_data
         .iter()
@@ -108,6 +170,9 @@ pub(super) fn plan_paths(
                 continue;
             }
             for value in known {
+                // A path of the author's container, as the project's Docker files place it.
+                let local = mounts.notebook_relative(value);
+                let value = local.as_ref().unwrap_or(value);
                 let Some(in_project) = project_path(subdir, value) else {
                     warnings.push(Warning::at(location.clone(), outside_message(value)));
                     continue;

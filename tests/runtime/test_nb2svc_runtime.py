@@ -767,3 +767,39 @@ print(state.artifacts["lr"].predict([[1, 1]])[0])
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# A notebook written in its author's container: it reads and writes absolute paths
+# there. The container folder is made up, so nothing on this machine has it.
+CONTAINER_NOTEBOOK = """\
+_nb2svc.map_container_paths({"/nb2svc-test-container/work": "jupyter_work"})
+# %% cell 2, line 1
+import os
+import pathlib
+import pickle
+rows = open("/nb2svc-test-container/work/rows.csv").read().split()
+assert os.path.exists("/nb2svc-test-container/work/rows.csv")
+assert pathlib.Path("/nb2svc-test-container/work/rows.csv").read_text().startswith("a")
+os.makedirs("/nb2svc-test-container/work/models", exist_ok=True)
+pickle.dump(rows, open("/nb2svc-test-container/work/models/rows.pkl", "wb"))
+print(sorted(os.listdir("/nb2svc-test-container/work")))
+"""
+
+
+class ContainerPathsTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="nb2svc-mounts-")).resolve()
+        self.addCleanup(shutil.rmtree, self.root, ignore_errors=True)
+
+    def test_the_authors_container_paths_are_served_from_data(self) -> None:
+        project = make_project(self.root, CONTAINER_NOTEBOOK)
+        held = project / "data" / "jupyter_work"
+        held.mkdir()
+        (held / "rows.csv").write_text("a\nb\n")
+        trained = run_python(project, "-m", "app.notebook")
+        self.assertEqual(trained.returncode, 0, trained.stderr)
+        self.assertEqual(trained.stdout, "['models', 'rows.csv']\n")
+        self.assertTrue((held / "models" / "rows.pkl").is_file())
+        self.assertFalse(Path("/nb2svc-test-container").exists())
+        [entry] = read_manifest(project)
+        self.assertEqual(entry["path"], "jupyter_work/models/rows.pkl")
