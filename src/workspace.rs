@@ -6,6 +6,8 @@
 //! Planning asks questions about it through [`SourceFiles`], so it can be tested in memory;
 //! [`NotebookFolder`] answers them from the disk.
 
+pub mod container_paths;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
