@@ -140,6 +140,8 @@ pub struct LocalModule {
     pub origin: ModuleOrigin,
     /// Top-level names it imports (relative imports left out): its packages are needed too.
     pub imports: Vec<String>,
+    /// Its code fits a model or saves an artifact.
+    pub trains: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -267,7 +269,7 @@ pub fn plan(
     let settings = settings::plan_settings(&extraction.cells, &facts, &mut warnings);
     let training = training::training_cells(&extraction.cells, &facts);
     analysis.check_unparsed_needs(&facts, &names_read(&facts))?;
-    let trains = training.any();
+    let trains = training.any() || modules::imports_training_module(&facts, &modules);
     let mut train_at = options.train_at;
     if !endpoints.is_empty() && train_at == TrainAt::Build && trains {
         let needed: BTreeSet<String> = endpoint_globals(&facts, &endpoints);
@@ -279,19 +281,23 @@ pub fn plan(
             train_at = TrainAt::Start;
         }
     }
+    // A notebook that trains may save through code nb2svc cannot see (a shipped module's
+    // class, a library call): the service loads whatever the runtime records as it runs.
     let (artifacts, default_model, saves_artifacts) = if endpoints.is_empty() {
         (
             path_plan.artifacts.clone(),
             artifacts::default_model(&path_plan.artifacts),
-            path_plan.saves_artifacts,
+            path_plan.saves_artifacts || trains,
         )
     } else {
         (Vec::new(), None, false)
     };
-    if endpoints.is_empty() && artifacts.is_empty() && !saves_artifacts {
-        warnings.push(Warning::general(
-            "nothing to serve: the notebook defines no `predict` function and saves no model; mark a function with `# nb2svc: endpoint` or pass --endpoint NAME",
-        ));
+    if endpoints.is_empty() && artifacts.is_empty() && !path_plan.saves_artifacts {
+        warnings.push(Warning::general(if trains {
+            "nb2svc sees no model saved before the notebook runs: the service serves what the notebook saves as it trains, and answers nothing if it saves nothing; mark a function with `# nb2svc: endpoint` or pass --endpoint NAME to serve one"
+        } else {
+            "nothing to serve: the notebook defines no `predict` function and saves no model; mark a function with `# nb2svc: endpoint` or pass --endpoint NAME"
+        }));
     }
     let imports_notebook = !endpoints.is_empty() || (train_at == TrainAt::Start && trains);
     let trains_at_start = train_at == TrainAt::Start && trains;

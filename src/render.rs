@@ -468,7 +468,12 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         container_folders: plan
             .container_mounts
             .iter()
-            .map(|m| format!("`{}` is `data/{}` ({})", m.container, m.data_path, m.said_in))
+            .map(|m| {
+                format!(
+                    "`{}` is `data/{}` ({})",
+                    m.container, m.data_path, m.said_in
+                )
+            })
             .collect(),
         fetches: plan.fetches.iter().map(fetch_sentence).collect(),
         left_out: plan

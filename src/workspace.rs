@@ -252,6 +252,8 @@ fn collect_files(
 #[derive(Default)]
 pub struct MemoryFolder {
     pub files: BTreeMap<String, String>,
+    /// What the project's Docker files would say about the author's container.
+    pub mounts: Vec<container_paths::ContainerMount>,
 }
 
 impl MemoryFolder {
@@ -261,6 +263,7 @@ impl MemoryFolder {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            mounts: Vec::new(),
         }
     }
 }
@@ -275,7 +278,7 @@ impl SourceFiles for MemoryFolder {
     }
 
     fn container_mounts(&self) -> Vec<container_paths::ContainerMount> {
-        Vec::new()
+        self.mounts.clone()
     }
 
     fn exists(&self, relative: &str) -> bool {

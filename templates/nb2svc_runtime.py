@@ -239,6 +239,9 @@ def map_container_paths(mounts: dict[str, str]) -> None:
     _container_mounts[:] = [
         (container.rstrip("/"), DATA_DIR / held) for container, held in ordered
     ]
+    # `os.makedirs("/app/models")` makes `/app` first: its stand-in's parent must exist.
+    for _, held in _container_mounts:
+        held.parent.mkdir(parents=True, exist_ok=True)
     if getattr(builtins.open, "_nb2svc_mapped", False):
         return
     builtins.open = _mapping_first(builtins.open)

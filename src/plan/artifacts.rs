@@ -14,7 +14,7 @@ use crate::diagnostics::{Location, Warning};
 use crate::extract::ExtractedCell;
 use crate::python::values::settings_in;
 use crate::python::{ModuleFacts, PathAccess, Serializer};
-use crate::workspace::container_paths::{project_path_of, ContainerMount};
+use crate::workspace::container_paths::{normalize_absolute, project_path_of, ContainerMount};
 use crate::workspace::{depth_above, project_path, SourceFiles};
 
 use super::paths;
@@ -37,6 +37,9 @@ pub(super) struct PathPlan {
     /// The author's container folders and the folders of `data/` that serve them.
     pub(super) container_mounts: Vec<ContainerFolder>,
 }
+
+/// Where in `data/` the rest of the author's container folders goes.
+const CONTAINER_FOLDER: &str = "_container";
 
 /// The project's own Docker files place the author's container folders in the project; the
 /// notebook reads paths of that container (`/home/jovyan/work/x.csv`).
@@ -69,29 +72,103 @@ impl Mounts {
         }
     }
 
-    /// The container path `value` as the notebook's code would reach it from its folder.
-    fn notebook_relative(&self, value: &str) -> Option<String> {
+    /// The container path `value` as the notebook's code would reach it from its folder: the
+    /// first place in the project, by the longest matching mount, that holds something (the
+    /// first place at all for a path only written). Several containers may mount different
+    /// folders at one path (`/app` of the API and of Jupyter).
+    fn notebook_relative(&self, value: &str, files: &dyn SourceFiles) -> Option<String> {
         if !value.starts_with('/') {
             return None;
         }
-        let (held, _) = project_path_of(&self.mounts, value)?;
-        Some(format!("{}{held}", self.up_to_root))
+        let places: Vec<String> = self
+            .places_of(value)
+            .into_iter()
+            .map(|held| format!("{}{held}", self.up_to_root))
+            .collect();
+        places
+            .iter()
+            .find(|p| files.exists(p) || files.is_dir(p))
+            .or(places.first())
+            .cloned()
     }
 
-    fn for_runtime(&self) -> Vec<ContainerFolder> {
+    /// Every project path a container path stands for, longest mount first.
+    fn places_of(&self, container_path: &str) -> Vec<String> {
+        let mut matching: Vec<&ContainerMount> = self
+            .mounts
+            .iter()
+            .filter(|m| project_path_of(std::slice::from_ref(*m), container_path).is_some())
+            .collect();
+        matching.sort_by_key(|m| std::cmp::Reverse(m.container.len()));
+        matching
+            .into_iter()
+            .filter_map(|m| Some(project_path_of(std::slice::from_ref(m), container_path)?.0))
+            .collect()
+    }
+
+    /// A relative path the notebook reads that the project does not hold where the notebook
+    /// sits, but does where the author's container resolved it: the notebook's folder was
+    /// mounted elsewhere there (`models_volume/notebook` at `/app/models/notebook`, reading
+    /// `../../data/x.csv`, which is `/app/data/x.csv`, which the Dockerfile fills from
+    /// `jupyter/data`). Returns the file to ship, relative to the notebook's folder.
+    fn resolved_in_container(&self, relative: &str, files: &dyn SourceFiles) -> Option<String> {
+        let real = files.notebook_subdir();
         self.mounts
+            .iter()
+            .filter_map(|m| {
+                let rest: &str = if m.project.is_empty() {
+                    real
+                } else if real == m.project {
+                    ""
+                } else {
+                    real.strip_prefix(m.project.as_str())?.strip_prefix('/')?
+                };
+                normalize_absolute(&format!("{}/{rest}/{relative}", m.container))
+            })
+            .flat_map(|absolute| self.places_of(&absolute))
+            .map(|held| format!("{}{held}", self.up_to_root))
+            .find(|source| files.exists(source) || files.is_dir(source))
+    }
+
+    /// Each mount, and each top folder of the container the mounts live in (`/app` for
+    /// `/app/data/x.csv`): what the notebook writes elsewhere in that folder (`/app/models`)
+    /// lands in `data/_container/app/` rather than on the machine that runs the service.
+    fn for_runtime(&self) -> Vec<ContainerFolder> {
+        let in_data = |path: &str| {
+            [self.above.as_str(), path]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let mut folders: Vec<ContainerFolder> = self
+            .mounts
             .iter()
             .map(|m| ContainerFolder {
                 container: m.container.clone(),
-                data_path: [self.above.as_str(), m.project.as_str()]
-                    .iter()
-                    .filter(|p| !p.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                data_path: in_data(&m.project),
                 said_in: m.said_in.clone(),
             })
-            .collect()
+            .collect();
+        let tops: std::collections::BTreeSet<&str> = self
+            .mounts
+            .iter()
+            .filter_map(|m| m.container.trim_start_matches('/').split('/').next())
+            .filter(|top| !top.is_empty())
+            .collect();
+        for top in tops {
+            let container = format!("/{top}");
+            if folders.iter().any(|f| f.container == container) {
+                continue;
+            }
+            folders.push(ContainerFolder {
+                data_path: in_data(&format!("{CONTAINER_FOLDER}/{top}")),
+                said_in: "the folder the mounts above live in".into(),
+                container,
+            });
+        }
+        folders
     }
 }
 
@@ -171,7 +248,7 @@ pub(super) fn plan_paths(
             }
             for value in known {
                 // A path of the author's container, as the project's Docker files place it.
-                let local = mounts.notebook_relative(value);
+                let local = mounts.notebook_relative(value, files);
                 let value = local.as_ref().unwrap_or(value);
                 let Some(in_project) = project_path(subdir, value) else {
                     warnings.push(Warning::at(location.clone(), outside_message(value)));
@@ -235,6 +312,19 @@ pub(super) fn plan_paths(
                     }
                     (PathAccess::Read | PathAccess::Load, _) => {
                         if written.contains(&in_project) || shipped.contains(&in_project) {
+                            continue;
+                        }
+                        if let Some(source) = (!files.exists(value) && !files.is_dir(value))
+                            .then(|| mounts.resolved_in_container(value, files))
+                            .flatten()
+                        {
+                            // Shipped where the service's code will look for it.
+                            shipped.insert(in_project.clone());
+                            plan.data_files.push(DataFile {
+                                source,
+                                path: in_project,
+                                read_at: Some(location.clone()),
+                            });
                             continue;
                         }
                         if !ship(

@@ -45,6 +45,7 @@ pub(super) fn local_modules(
                         contents: String::new(),
                     },
                     imports: Vec::new(),
+                    trains: false,
                 });
             if let ModuleOrigin::Writefile { contents, .. } = &mut module.origin {
                 if !written.append {
@@ -60,6 +61,7 @@ pub(super) fn local_modules(
         if let ModuleOrigin::Writefile { contents, .. } = &module.origin {
             if let Ok(module_facts) = python::analyze(contents) {
                 module.imports = package_imports(&module_facts);
+                module.trains = trains_or_saves(&module_facts);
             }
         }
     }
@@ -78,6 +80,7 @@ pub(super) fn local_modules(
         }
         for path in files.python_module(&name) {
             let mut imports = Vec::new();
+            let mut trains = false;
             if let Some(source) = files.read_text(&path) {
                 if let Ok(module_facts) = python::analyze(&source) {
                     pending.extend(
@@ -87,6 +90,7 @@ pub(super) fn local_modules(
                             .map(|i| i.top_level().to_string()),
                     );
                     imports = package_imports(&module_facts);
+                    trains = trains_or_saves(&module_facts);
                 }
             }
             modules.insert(
@@ -95,6 +99,7 @@ pub(super) fn local_modules(
                     path: path.clone(),
                     origin: ModuleOrigin::Copied { source: path },
                     imports,
+                    trains,
                 },
             );
         }
@@ -152,6 +157,27 @@ pub(super) fn merge_requirements(
 /// The top-level import name a shipped file provides: `utils/model_trainer.py` → `utils`.
 fn module_name(path: &str) -> &str {
     path.split(['/', '.']).next().unwrap_or(path)
+}
+
+/// Whether a module's code fits a model or saves an artifact (in its functions and classes).
+fn trains_or_saves(facts: &ModuleFacts) -> bool {
+    facts.trains
+        || facts
+            .path_calls
+            .iter()
+            .any(|c| c.access == python::PathAccess::Save)
+}
+
+/// Whether the notebook's code imports a shipped module that trains or saves: then running
+/// the notebook trains, though no cell of its own fits or saves.
+pub(super) fn imports_training_module(facts: &[ModuleFacts], modules: &[LocalModule]) -> bool {
+    let imported: BTreeSet<&str> = facts
+        .iter()
+        .flat_map(|f| f.imports.iter().map(|i| i.top_level()))
+        .collect();
+    modules
+        .iter()
+        .any(|m| m.trains && imported.contains(module_name(&m.path)))
 }
 
 /// The top-level names a module imports from outside itself (relative imports left out).

@@ -322,3 +322,39 @@ fn two_workers_unless_training_at_start() {
         .iter()
         .any(|w| w.starts_with("--workers 4 ignored")));
 }
+
+#[test]
+fn the_authors_container_paths_are_shipped_and_served_from_data() {
+    let mut folder = MemoryFolder::with(&[("work/penguins.csv", "a,b\n")]);
+    folder.mounts = vec![crate::workspace::container_paths::ContainerMount {
+        container: "/home/jovyan/work".into(),
+        project: "work".into(),
+        said_in: "docker-compose.yml line 9".into(),
+    }];
+    let cells = [
+        "import pandas as pd\nimport joblib",
+        "df = pd.read_csv('/home/jovyan/work/penguins.csv')\nm = df.fit()\njoblib.dump(m, '/home/jovyan/work/models/m.pkl')",
+    ];
+    let plan = plan_for(&cells, &folder, &options()).unwrap();
+    let shipped: Vec<(&str, &str)> = plan
+        .data_files
+        .iter()
+        .map(|d| (d.source.as_str(), d.path.as_str()))
+        .collect();
+    assert_eq!(shipped, vec![("work/penguins.csv", "work/penguins.csv")]);
+    let mounts: Vec<(&str, &str)> = plan
+        .container_mounts
+        .iter()
+        .map(|m| (m.container.as_str(), m.data_path.as_str()))
+        .collect();
+    assert_eq!(
+        mounts,
+        vec![("/home/jovyan/work", "work"), ("/home", "_container/home")]
+    );
+    assert!(plan.artifacts.iter().any(|a| a.path == "work/models/m.pkl"));
+    assert!(
+        !warnings(&plan).iter().any(|w| w.contains("absolute path")),
+        "{:#?}",
+        warnings(&plan)
+    );
+}

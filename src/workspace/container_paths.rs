@@ -694,7 +694,7 @@ fn resolve(base: &str, relative: &str) -> Option<String> {
 
 /// An absolute container path without `//`, `.`, `..` or a trailing `/` (`/` for the root);
 /// `None` when it is not absolute. `..` at the root stays there, as in the container.
-fn normalize_absolute(path: &str) -> Option<String> {
+pub fn normalize_absolute(path: &str) -> Option<String> {
     if !path.starts_with('/') {
         return None;
     }

@@ -55,12 +55,14 @@ const LIGHT: &[(&str, &str, &str, Yield)] = &[
         "ran from its parent folder in its author's container: `data/` is not beside the notebook",
         Cannot("penguins_lter.csv")),
     ("s_t2_cortes/jupyter/notebooks/train.ipynb", "",
-        "reads an absolute path of its author's container", Cannot("/app/data/penguins_v1.csv")),
+        "reads /app/data of its author's container, which its Dockerfile fills from data/; a shipped module saves the models",
+        Serves { models: 3 }),
     ("s_t2_prada/jupyter_work/train_jupyter.ipynb", "s_t2_prada/requirements.txt",
-        "reads an absolute path of its author's container", Cannot("/home/jovyan/work/penguins_size.csv")),
+        "reads and writes /home/jovyan/work, which its compose file mounts from jupyter_work/",
+        Serves { models: 3 }),
     ("s_t2_sanchez/models_volume/notebook/train_model.ipynb", "",
-        "reads ../../data, a folder of its author's container that the repository keeps elsewhere",
-        Cannot("penguins_size.csv")),
+        "its notebook folder was mounted at /app/models/notebook: ../../data is /app/data, which its Dockerfile fills from jupyter/",
+        Serves { models: 4 }),
     ("s_2023_deiru_train_predict/train/prueba.ipynb", "s_2023_deiru_train_predict/train/requirements.txt",
         "trains on rows from a MySQL server at a private address", Cannot("test guard")),
     ("g_k8sjenkins_nb_in_docker/basicUI.ipynb", "",
@@ -202,11 +204,14 @@ fn summary(reason: &str) -> String {
 fn run(corpus: &Path, notebook: &str, requirements: &str) -> Got {
     let out = tempfile::tempdir().unwrap();
     let requirements = (!requirements.is_empty()).then(|| corpus.join(requirements));
+    // A case folder is a copy of its repository without `.git`: it is the project folder.
+    let case = corpus.join(notebook.split('/').next().unwrap_or_default());
+    let root = ["--root", case.to_str().unwrap()];
     let generated = generate_into(
         out.path(),
         &corpus.join(notebook),
         requirements.as_deref(),
-        &[],
+        &root,
     );
     if !generated.status.success() {
         return Got::Failed(format!("generation: {}", output_text(&generated)));
