@@ -130,10 +130,23 @@ impl Mounts {
             .find(|source| files.exists(source) || files.is_dir(source))
     }
 
-    /// Each mount, and each top folder of the container the mounts live in (`/app` for
-    /// `/app/data/x.csv`): what the notebook writes elsewhere in that folder (`/app/models`)
-    /// lands in `data/_container/app/` rather than on the machine that runs the service.
-    fn for_runtime(&self) -> Vec<ContainerFolder> {
+    /// The mounts in the container folders the notebook's absolute paths use (`/app` for
+    /// `/app/data/x.csv`), and those top folders themselves: what the notebook writes
+    /// elsewhere there (`/app/models`) lands in `data/_container/app/` rather than on the
+    /// machine that runs the service. A notebook that uses no such path gets no translation.
+    fn for_runtime(&self, used: &BTreeSet<String>) -> Vec<ContainerFolder> {
+        let top = |path: &str| {
+            path.trim_start_matches('/')
+                .split('/')
+                .next()
+                .map(str::to_string)
+        };
+        let used_tops: BTreeSet<String> = used
+            .iter()
+            .filter(|value| !self.places_of(value).is_empty())
+            .filter_map(|value| top(value))
+            .filter(|t| !t.is_empty())
+            .collect();
         let in_data = |path: &str| {
             [self.above.as_str(), path]
                 .iter()
@@ -142,24 +155,32 @@ impl Mounts {
                 .collect::<Vec<_>>()
                 .join("/")
         };
+        // A container path that mounts hold for different folders (two containers) is not
+        // translated: which folder the notebook meant is not known.
+        let ambiguous = |container: &str| {
+            let held: BTreeSet<&str> = self
+                .mounts
+                .iter()
+                .filter(|m| m.container == container)
+                .map(|m| m.project.as_str())
+                .collect();
+            held.len() > 1
+        };
         let mut folders: Vec<ContainerFolder> = self
             .mounts
             .iter()
+            .filter(|m| top(&m.container).is_some_and(|t| used_tops.contains(&t)))
+            .filter(|m| !ambiguous(&m.container))
             .map(|m| ContainerFolder {
                 container: m.container.clone(),
                 data_path: in_data(&m.project),
                 said_in: m.said_in.clone(),
             })
             .collect();
-        let tops: std::collections::BTreeSet<&str> = self
-            .mounts
-            .iter()
-            .filter_map(|m| m.container.trim_start_matches('/').split('/').next())
-            .filter(|top| !top.is_empty())
-            .collect();
-        for top in tops {
+        folders.dedup_by(|a, b| a.container == b.container);
+        for top in &used_tops {
             let container = format!("/{top}");
-            if folders.iter().any(|f| f.container == container) {
+            if self.mounts.iter().any(|m| m.container == container) {
                 continue;
             }
             folders.push(ContainerFolder {
@@ -209,7 +230,7 @@ pub(super) fn plan_paths(
     let subdir = plan.subdir.clone();
     let subdir = subdir.as_str();
     let mounts = Mounts::new(files, subdir);
-    plan.container_mounts = mounts.for_runtime();
+    let mut absolute_values: BTreeSet<String> = BTreeSet::new();
     let mut written: BTreeSet<String> = inputs
         .written_data
         .iter()
@@ -247,6 +268,9 @@ pub(super) fn plan_paths(
                 continue;
             }
             for value in known {
+                if value.starts_with('/') {
+                    absolute_values.insert(value.clone());
+                }
                 // A path of the author's container, as the project's Docker files place it.
                 let local = mounts.notebook_relative(value, files);
                 let value = local.as_ref().unwrap_or(value);
@@ -343,6 +367,7 @@ pub(super) fn plan_paths(
             }
         }
     }
+    plan.container_mounts = mounts.for_runtime(&absolute_values);
     for artifact in &plan.artifacts {
         shipped.insert(artifact.path.clone());
     }

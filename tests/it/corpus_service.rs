@@ -52,7 +52,7 @@ const LIGHT: &[(&str, &str, &str, Yield)] = &[
     ("s_t2_carvajal/train.ipynb", "s_t2_carvajal/requirements.txt",
         "models saved through a helper with computed paths", Serves { models: 3 }),
     ("s_t2_bricj/jupyter_models/app/train_models.ipynb", "s_t2_bricj/jupyter_models/app/requirements.txt",
-        "ran from its parent folder in its author's container: `data/` is not beside the notebook",
+        "reads data/ beside its notebook, which the project keeps in jupyter_models/ and no Docker file puts there",
         Cannot("penguins_lter.csv")),
     ("s_t2_cortes/jupyter/notebooks/train.ipynb", "",
         "reads /app/data of its author's container, which its Dockerfile fills from data/; a shipped module saves the models",
