@@ -245,7 +245,6 @@ pub fn plan(
 
     let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
 
-    let kept = |_cell: usize, _offset: usize| true;
     let path_plan = artifacts::plan_paths(
         &extraction.cells,
         &facts,
@@ -253,7 +252,6 @@ pub fn plan(
             files,
             written_data: &written_data,
             includes: &options.includes,
-            kept: &kept,
         },
         &mut warnings,
     );

@@ -211,8 +211,6 @@ pub(super) struct PathInputs<'a> {
     pub(super) written_data: &'a [(String, String)],
     /// `--include` paths, relative to the notebook's folder.
     pub(super) includes: &'a [String],
-    /// Whether the path call at (cell index, byte offset) is in code the service runs.
-    pub(super) kept: &'a dyn Fn(usize, usize) -> bool,
 }
 
 pub(super) fn plan_paths(
@@ -224,7 +222,7 @@ pub(super) fn plan_paths(
     let files = inputs.files;
     let real_subdir = files.notebook_subdir();
     let mut plan = PathPlan {
-        subdir: data_subdir(cells, facts, inputs),
+        subdir: data_subdir(facts, files),
         ..PathPlan::default()
     };
     let subdir = plan.subdir.clone();
@@ -241,11 +239,8 @@ pub(super) fn plan_paths(
     for include in inputs.includes {
         ship(files, include, None, &mut plan, &mut shipped, warnings);
     }
-    for (index, (cell, cell_facts)) in cells.iter().zip(facts).enumerate() {
+    for (cell, cell_facts) in cells.iter().zip(facts) {
         for call in &cell_facts.path_calls {
-            if !(inputs.kept)(index, call.literal_start) {
-                continue;
-            }
             let location = Location {
                 cell: cell.cell.clone(),
                 line: call.line + cell.line_offset,
@@ -384,18 +379,11 @@ pub(super) fn plan_paths(
 /// The notebook's folder inside `data/`. A notebook that writes `../API/model.pkl` from the top
 /// of its project reaches the folder above it: `data/` then stands for that folder too, with the
 /// project under its own name, so every such path still lands inside `data/`.
-fn data_subdir(cells: &[ExtractedCell], facts: &[ModuleFacts], inputs: &PathInputs) -> String {
-    let files = inputs.files;
+fn data_subdir(facts: &[ModuleFacts], files: &dyn SourceFiles) -> String {
     let subdir = files.notebook_subdir();
-    let depth = cells
+    let depth = facts
         .iter()
-        .zip(facts)
-        .enumerate()
-        .flat_map(|(index, (_, f))| {
-            f.path_calls
-                .iter()
-                .filter(move |c| (inputs.kept)(index, c.literal_start))
-        })
+        .flat_map(|f| f.path_calls.iter())
         .flat_map(|call| call.values.iter())
         .map(|value| depth_above(subdir, value))
         .max()

@@ -302,8 +302,8 @@ fn build_of(root: &Path, folder: &str, build: Option<&Value>) -> Option<(String,
     if dockerfile.starts_with('/') {
         return None;
     }
-    let context = resolve(folder, context)?;
-    let dockerfile = resolve(&context, dockerfile)?;
+    let context = super::project_path(folder, context)?;
+    let dockerfile = super::project_path(&context, dockerfile)?;
     really_inside(root, &context).then_some((dockerfile, context))
 }
 
@@ -317,7 +317,10 @@ fn short_volume(folder: &str, volume: &str) -> Option<(String, String)> {
     if !source.starts_with('.') && !source.contains('/') {
         return None;
     }
-    Some((resolve(folder, &source)?, normalize_absolute(target)?))
+    Some((
+        super::project_path(folder, &source)?,
+        normalize_absolute(target)?,
+    ))
 }
 
 /// `{type: bind, source, target}` as (project path, container path), and the text to look for
@@ -330,7 +333,10 @@ fn long_volume<'v>(folder: &str, volume: &'v Value) -> Option<((String, String),
     let source = bind_source(volume.get("source").and_then(Value::as_str)?)?;
     let target = volume.get("target").and_then(Value::as_str)?;
     Some((
-        (resolve(folder, &source)?, normalize_absolute(target)?),
+        (
+            super::project_path(folder, &source)?,
+            normalize_absolute(target)?,
+        ),
         target,
     ))
 }
@@ -615,7 +621,7 @@ fn copy_mounts(
             continue;
         }
         // Sources are relative to the context even when written with a leading `/`.
-        let Some(project) = resolve(context, source.trim_start_matches('/')) else {
+        let Some(project) = super::project_path(context, source.trim_start_matches('/')) else {
             continue;
         };
         if !really_inside(root, &project) {
@@ -671,25 +677,6 @@ fn join_absolute(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
-}
-
-/// The project path `relative` stands for from the project folder `base`, normalised; `None`
-/// when it leaves the project through `..`.
-fn resolve(base: &str, relative: &str) -> Option<String> {
-    let mut parts: Vec<&str> = base
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    for part in relative.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 /// An absolute container path without `//`, `.`, `..` or a trailing `/` (`/` for the root);
