@@ -193,8 +193,9 @@ pub struct ServicePlan {
     pub settings: Vec<Setting>,
     /// Cells left out because they are not valid Python, with the reason.
     pub unparsed_cells: Vec<(CellRef, String)>,
-    /// Statements left out because nothing the service serves depends on them, and why.
-    pub left_out: Vec<(Location, String)>,
+    /// Statements left out because nothing the service serves depends on them: where, the
+    /// statement's first line (shortened), and why.
+    pub left_out: Vec<(Location, String, String)>,
     /// The author's container folders the service serves from `data/`.
     pub container_mounts: Vec<ContainerFolder>,
     /// Downloads, unpacking and folders the notebook's shell lines made: runtime steps that
@@ -233,14 +234,11 @@ pub fn plan(
         .enumerate()
         .map(|(index, f)| kept_facts(f, index, &sliced))
         .collect();
+    let left_out = left_out_statements(&extraction.cells, &sliced);
     for (index, cell) in extraction.cells.iter_mut().enumerate() {
         cell.code = module::main_guards_true(&cell.code, &all_facts[index].main_guards);
         cell.code = sliced.comment_out(index, &cell.code);
     }
-    let left_out: Vec<(Location, String)> = sliced
-        .left_out()
-        .map(|s| (s.location.clone(), s.verdict.reason().to_string()))
-        .collect();
     let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
 
     let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
@@ -418,6 +416,33 @@ fn parameter_values(
     let sites: Vec<python::values::CallSite> =
         facts.flat_map(|f| f.call_sites.iter().cloned()).collect();
     python::values::parameter_values(&sites, &params)
+}
+
+/// The statements the slice leaves out, each with its first line, shortened for a listing.
+fn left_out_statements(
+    cells: &[ExtractedCell],
+    sliced: &slice::Slice,
+) -> Vec<(Location, String, String)> {
+    const SHOWN: usize = 60;
+    let mut listed = Vec::new();
+    for (index, cell) in cells.iter().enumerate() {
+        let lines: Vec<&str> = cell.code.split('\n').collect();
+        for statement in sliced.cell(index).iter().filter(|s| !s.verdict.is_kept()) {
+            let first = lines
+                .get(statement.first_line.saturating_sub(1))
+                .map_or("", |l| l.trim());
+            let mut shown: String = first.chars().take(SHOWN).collect();
+            if first.chars().count() > SHOWN {
+                shown.push_str("...");
+            }
+            listed.push((
+                statement.location.clone(),
+                shown,
+                statement.verdict.reason().to_string(),
+            ));
+        }
+    }
+    listed
 }
 
 /// A cell's facts restricted to the statements the service runs.

@@ -479,7 +479,9 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         left_out: plan
             .left_out
             .iter()
-            .map(|(location, reason)| format!("{location}: {reason}"))
+            .map(|(location, text, reason)| {
+                format!("{location}: `{}`: {reason}", text.replace('`', "'"))
+            })
             .collect(),
         unparsed: plan
             .unparsed_cells

@@ -86,8 +86,8 @@ pub fn human(
             )?;
         }
     }
-    for (location, reason) in &plan.left_out {
-        writeln!(w, "  left out      {location}: {reason}")?;
+    for (location, text, reason) in &plan.left_out {
+        writeln!(w, "  left out      {location}: {text} ({reason})")?;
     }
     for setting in &plan.settings {
         let default = match (&setting.default, setting.required) {
