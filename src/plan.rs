@@ -15,6 +15,7 @@ pub mod slice;
 pub mod training;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -372,10 +373,10 @@ const MAX_HELPER_DEPTH: usize = 3;
 /// Analyzes every cell in order, each inheriting what the ones before it leave.
 fn analyze_pass(
     cells: &[ExtractedCell],
-    parameters: &python::values::ParameterValues,
+    parameters: &Arc<python::values::ParameterValues>,
 ) -> Vec<Result<ModuleFacts, python::SyntaxError>> {
     let mut inherited = python::Inherited {
-        parameters: parameters.clone(),
+        parameters: Arc::clone(parameters),
         ..python::Inherited::default()
     };
     cells
@@ -518,16 +519,16 @@ fn analyze_cells(
     strict: bool,
     warnings: &mut Vec<Warning>,
 ) -> Result<Analysis> {
-    let mut parameters = python::values::ParameterValues::new();
+    let mut parameters = Arc::new(python::values::ParameterValues::new());
     let mut results = analyze_pass(cells, &parameters);
     // More looks once the call sites are known, so a helper `def save(obj, path)` knows the
     // paths it is called with; each look reaches one more level of helpers calling helpers.
     for _ in 0..MAX_HELPER_DEPTH {
         let called_with = parameter_values(&results);
-        if called_with == parameters {
+        if called_with == *parameters {
             break;
         }
-        parameters = called_with;
+        parameters = Arc::new(called_with);
         results = analyze_pass(cells, &parameters);
     }
     let mut analysis = Analysis {

@@ -106,16 +106,19 @@ pub struct Inherited {
     pub bindings: values::Bindings,
     /// What the notebook's functions are called with, over the whole notebook (known after a
     /// first look at every cell; empty on the first).
-    pub parameters: values::ParameterValues,
+    pub parameters: std::sync::Arc<values::ParameterValues>,
 }
 
 impl Inherited {
     /// What the cell after `facts` inherits.
-    pub fn after(facts: &ModuleFacts, parameters: &values::ParameterValues) -> Inherited {
+    pub fn after(
+        facts: &ModuleFacts,
+        parameters: &std::sync::Arc<values::ParameterValues>,
+    ) -> Inherited {
         Inherited {
             aliases: facts.aliases.clone(),
             bindings: facts.bindings.clone(),
-            parameters: parameters.clone(),
+            parameters: std::sync::Arc::clone(parameters),
         }
     }
 }

@@ -206,8 +206,16 @@ impl Evaluator<'_> {
 
     /// Binds `name` in the innermost scope.
     pub fn bind(&mut self, name: &str, value: Value) {
+        let module_level = self.scopes.len() == 1;
         if let Some(scope) = self.scopes.last_mut() {
-            scope.names.insert(name.to_string(), value);
+            // An unknown module-level value is kept as no entry: the module's bindings travel
+            // from cell to cell, and most names a notebook binds are not strings. A function's
+            // unknown locals stay, to hide the module's value of the same name.
+            if module_level && value == Value::Unknown {
+                scope.names.remove(name);
+            } else {
+                scope.names.insert(name.to_string(), value);
+            }
         }
     }
 
