@@ -94,16 +94,16 @@ impl Mounts {
 
     /// Every project path a container path stands for, longest mount first.
     fn places_of(&self, container_path: &str) -> Vec<String> {
-        let mut matching: Vec<&ContainerMount> = self
+        let mut matching: Vec<(usize, String)> = self
             .mounts
             .iter()
-            .filter(|m| project_path_of(std::slice::from_ref(*m), container_path).is_some())
+            .filter_map(|m| {
+                let (held, _) = project_path_of(std::slice::from_ref(m), container_path)?;
+                Some((m.container.len(), held))
+            })
             .collect();
-        matching.sort_by_key(|m| std::cmp::Reverse(m.container.len()));
-        matching
-            .into_iter()
-            .filter_map(|m| Some(project_path_of(std::slice::from_ref(m), container_path)?.0))
-            .collect()
+        matching.sort_by_key(|(length, _)| std::cmp::Reverse(*length));
+        matching.into_iter().map(|(_, held)| held).collect()
     }
 
     /// A relative path the notebook reads that the project does not hold where the notebook
