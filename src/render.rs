@@ -24,6 +24,10 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         "nb2svc_runtime.py",
         include_str!("../templates/nb2svc_runtime.py"),
     ),
+    (
+        "nb2svc_inputs.py",
+        include_str!("../templates/nb2svc_inputs.py"),
+    ),
     ("__init__.py", include_str!("../templates/__init__.py")),
     ("Dockerfile", include_str!("../templates/Dockerfile")),
     (
@@ -57,7 +61,10 @@ const OUTPUTS: &[(&str, &str)] = &[
 
 /// Files written as they are, without template processing: the runtime is plain Python with no
 /// fields to fill, and skipping Tera's parser for its 14 kB halves the cost of loading templates.
-const VERBATIM: &[(&str, &str)] = &[("nb2svc_runtime.py", "app/nb2svc_runtime.py")];
+const VERBATIM: &[(&str, &str)] = &[
+    ("nb2svc_runtime.py", "app/nb2svc_runtime.py"),
+    ("nb2svc_inputs.py", "app/nb2svc_inputs.py"),
+];
 
 /// What a generated file holds.
 #[derive(Debug, Clone, PartialEq, Eq)]

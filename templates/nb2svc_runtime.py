@@ -49,6 +49,8 @@ DATA_DIR = Path(os.environ.get("NB2SVC_DATA_DIR") or APP_DIR.parent / "data").re
 NOTEBOOK_FILE = APP_DIR / "notebook.py"
 RUNTIME_FILE = Path(__file__).resolve()
 MANIFEST_FILE = DATA_DIR / ".nb2svc" / "manifest.json"
+# How each recorded model's inputs come from the data the notebook read.
+INPUTS_DIR = DATA_DIR / ".nb2svc" / "inputs"
 # Set for the processes a training starts: they record, but do not train again.
 TRAINING_ENV = "NB2SVC_TRAINING"
 
@@ -156,13 +158,14 @@ def _is_notebook_file(filename: str) -> bool:
 def _is_notebook_code(filename: str) -> bool:
     """Whether code from this file is the notebook's: notebook.py or a module in app/.
 
-    This runtime is excluded, and so is every library: a library writing through pickle
-    on the notebook's behalf is not a second artifact.
+    This runtime (app/nb2svc_*.py) is excluded, and so is every library: a library
+    writing through pickle on the notebook's behalf is not a second artifact.
     """
     if filename.startswith("<"):
         return False
     path = _real_file(filename)
-    return path.startswith(str(APP_DIR) + os.sep) and path != str(RUNTIME_FILE)
+    runtime = Path(path).parent == APP_DIR and Path(path).name.startswith("nb2svc_")
+    return path.startswith(str(APP_DIR) + os.sep) and not runtime
 
 
 def describe_failure(error: BaseException) -> dict[str, Any]:
@@ -356,7 +359,40 @@ def train_as_module(name: str) -> NoReturn:
     except Exception as error:
         _report_training_failure(error)
         sys.exit(1)
+    _report_inputs()
     sys.exit(0)
+
+
+def _report_inputs() -> None:
+    """Says, for each model the training saved, what its prediction route will take."""
+    import pickle
+
+    for entry in read_manifest():
+        if not entry.get("predicts"):
+            continue
+        if not entry.get("inputs"):
+            log.warning(
+                "nb2svc: %s was not fitted while the notebook trained: its route "
+                "takes the model's own features",
+                entry["path"],
+            )
+            continue
+        with open(DATA_DIR / entry["inputs"], "rb") as handle:
+            recipe = pickle.load(handle)
+        if recipe.get("replayable"):
+            names = ", ".join(str(column["name"]) for column in recipe["columns"])
+            log.info(
+                "nb2svc: %s takes the raw columns of %s: %s",
+                entry["path"],
+                recipe["source"]["source"],
+                names,
+            )
+        else:
+            log.warning(
+                "nb2svc: %s takes the model's own features: %s",
+                entry["path"],
+                recipe.get("reason"),
+            )
 
 
 def _import_unlocked(name: str) -> Any:
@@ -503,6 +539,8 @@ def _start_recording(clear_manifest: bool) -> None:
         import pickle
 
         _patch_module("pickle", pickle)
+        # What the notebook's models were fitted on, to replay it in prediction routes.
+        _inputs().start(_innermost_notebook_location, _is_notebook_code, _real_file)
         sys.meta_path.insert(0, _WriterFinder())
         for name, module in list(sys.modules.items()):
             if module is not None:
@@ -570,7 +608,8 @@ class _WriterFinder:
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         busy = self._finding.__dict__.setdefault("names", set())
-        if fullname in busy or not _writers_for(fullname):
+        watched = _writers_for(fullname) or _inputs().watches(fullname)
+        if fullname in busy or not watched:
             return None
         busy.add(fullname)
         try:
@@ -610,6 +649,8 @@ def _wrap_exec_module(loader: Any) -> None:
 
 
 def _patch_module(name: str, module: Any) -> None:
+    if _inputs().watches(name):
+        _inputs().patch_module(name, module)
     for attribute, serializer, obj_name, path_name in _writers_for(name):
         owner_name, _, method = attribute.rpartition(".")
         owner = getattr(module, owner_name, None) if owner_name else module
@@ -744,7 +785,31 @@ def _entry(serializer: str, obj: Any, path: Path) -> dict[str, Any]:
     }
     if not inside:
         entry["outside_data"] = True
+    recipe = _inputs().recipe_for(model_in(obj))
+    if recipe is not None:
+        entry["inputs"] = _save_recipe(recipe, digest)
     return entry
+
+
+def _save_recipe(recipe: dict[str, Any], digest: str) -> str:
+    """Writes how a model's inputs come from the raw data beside the manifest; returns
+    its path relative to DATA_DIR."""
+    import pickle
+
+    path = INPUTS_DIR / f"{digest[:20]}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(path, pickle.dumps(recipe, protocol=pickle.HIGHEST_PROTOCOL))
+    return _shown_path(path)
+
+
+def _inputs() -> Any:
+    """The module that records and replays a model's inputs (app/nb2svc_inputs.py)."""
+    import importlib
+
+    package = __package__ or ""
+    return importlib.import_module(
+        f"{package}.nb2svc_inputs" if package else "nb2svc_inputs"
+    )
 
 
 def _attribute(obj: Any, name: str) -> Any:
@@ -987,6 +1052,11 @@ class ServiceState:
         self.artifacts: dict[str, Any] = {}
         # Which file each artifact came from, so /models shows exactly what is served.
         self.artifact_files: dict[str, dict[str, Any]] = {}
+        # How each model's raw inputs become its features, as recorded when it trained.
+        self.recipes: dict[str, dict[str, Any]] = {}
+        self.replays: dict[str, Any] = {}
+        self.default_model: Optional[str] = None
+        self.default_because = ""
 
     def run_setup(self, setup: Callable[["ServiceState"], None]) -> None:
         """Runs `setup` once; a failure is kept for /ready, not crashing the process."""
@@ -1027,7 +1097,10 @@ class ServiceState:
 
 def import_notebook() -> Any:
     """Imports the notebook module: its setup cells run here, once per process."""
-    return _import_unlocked(f"{__package__}.notebook" if __package__ else "notebook")
+    module = _import_unlocked(f"{__package__}.notebook" if __package__ else "notebook")
+    # Training at start has ended: the service's own predictions are not recorded.
+    _inputs().stop()
+    return module
 
 
 def load_recorded_artifacts(state: ServiceState) -> None:
@@ -1044,6 +1117,21 @@ def load_recorded_artifacts(state: ServiceState) -> None:
         # Outside DATA_DIR, only the file's name: /models never shows machine paths.
         shown = PurePosixPath(entry["path"]).name if entry.get("outside_data") else None
         _load_into(state, entry["name"], _recorded_file(entry), entry, shown)
+        if entry.get("inputs"):
+            state.recipes[entry["name"]] = _load_recipe(entry)
+
+
+def _load_recipe(entry: dict[str, Any]) -> dict[str, Any]:
+    """The recorded way to a model's inputs; when it cannot be read, why, so that
+    /models says it and the route takes the model's own features."""
+    import pickle
+
+    try:
+        with open(DATA_DIR / entry["inputs"], "rb") as handle:
+            return pickle.load(handle)
+    except Exception as error:
+        log.warning("nb2svc: reading %s: %s", entry["inputs"], error)
+        return {"replayable": False, "reason": f"reading {entry['inputs']}: {error}"}
 
 
 def _recorded_file(entry: dict[str, Any]) -> Path:
@@ -1255,8 +1343,10 @@ def _identifier(column: str, index: int) -> str:
     return name
 
 
-def request_model_for(name: str, model: Any):
-    """A pydantic model of the model's inputs, so that Swagger's "Try it out" works."""
+def request_model_for(name: str, model: Any, replay: Any = None):
+    """A pydantic model of the route's body, so that Swagger's "Try it out" works: the
+    raw columns of the notebook's data when its preprocessing replays, else the
+    model's own features."""
     from typing import Literal
 
     from pydantic import ConfigDict, Field, create_model
@@ -1264,6 +1354,12 @@ def request_model_for(name: str, model: Any):
     parts = re.split(r"\W|_", name)
     title = "".join(part.capitalize() for part in parts if part) or "Model"
     config = ConfigDict(populate_by_name=True, protected_namespaces=())
+    if replay is not None:
+        known, _typical = feature_hints(model)
+        fields, example = _inputs().request_fields(replay.recipe, _identifier, known)
+        config["json_schema_extra"] = {"example": example}
+        request = create_model(f"{title}Request", __config__=config, **fields)
+        return request, [], example
     columns = [str(column) for column in getattr(model, "feature_names_in_", [])]
     if not columns:
         count = int(getattr(model, "n_features_in_", 0) or 0)
@@ -1301,11 +1397,27 @@ def request_model_for(name: str, model: Any):
 FAST_PREDICTION_SECONDS = 0.02
 
 
-def predict_route(name: str, model: Any):
+def replay_for(name: str, recipe: Optional[dict[str, Any]]) -> Any:
+    """The replay of a model's preprocessing, or None (the route takes its features)."""
+    if recipe is None:
+        return None
+    if not recipe.get("replayable"):
+        log.warning(
+            "nb2svc: /predict/%s takes the model's own features: %s",
+            name,
+            recipe.get("reason"),
+        )
+        return None
+    return _inputs().Replay(recipe)
+
+
+def predict_route(name: str, model: Any, replay: Any = None):
     """The route function answering predictions for one loaded model."""
-    request_model, columns, example = request_model_for(name, model)
+    request_model, columns, example = request_model_for(name, model, replay)
 
     def features_of(values: dict[str, Any]) -> Any:
+        if replay is not None:
+            return replay.inputs(values)
         if columns is None:
             import numpy
 
@@ -1316,7 +1428,10 @@ def predict_route(name: str, model: Any):
 
     def answer(body: Any) -> dict[str, Any]:
         features = features_of(body.model_dump(by_alias=True))
-        return {"model": name, "prediction": to_jsonable(model.predict(features)[0])}
+        prediction = model.predict(features)[0]
+        if replay is not None:
+            prediction = replay.label(prediction)
+        return {"model": name, "prediction": to_jsonable(prediction)}
 
     if _is_fast(model, features_of(example)):
 
@@ -1375,11 +1490,14 @@ def add_model_routes(
     models = predictors(state)
     if not models:
         return
-    default = default_model if default_model in models else next(iter(models))
+    default, state.default_because = choose_default(models, default_model)
+    state.default_model = default
     placeholders = list(app.router.routes)
     app.router.routes.clear()
     for name, model in models.items():
-        handler = predict_route(name, model)
+        replay = replay_for(name, state.recipes.get(name))
+        state.replays[name] = replay
+        handler = predict_route(name, model, replay)
         route = {"methods": ["POST"], "tags": ["models"]}
         if name == default:
             summary = f"Predict with {name} (default)"
@@ -1392,8 +1510,29 @@ def add_model_routes(
     app.openapi_schema = None
 
 
+# A model saved under a name like these is the one the notebook chose (a heuristic).
+_CHOSEN_NAME = re.compile(
+    r"(^|_)(best|default|champion|final|selected|production)(_|$)"
+)
+
+
+def choose_default(models: dict[str, Any], planned: Optional[str]) -> tuple[str, str]:
+    """The model POST /predict answers with, and why it is that one."""
+    chosen = os.environ.get("NB2SVC_DEFAULT_MODEL")
+    if chosen in models:
+        return chosen, "NB2SVC_DEFAULT_MODEL names it"
+    named = [name for name in models if _CHOSEN_NAME.search(name)]
+    if len(named) == 1:
+        return named[0], "the notebook saved it under a name that says it chose it"
+    if planned in models:
+        return planned, "the first model the notebook saves"
+    first = next(iter(models))
+    return first, "the first model recorded when the notebook trained"
+
+
 def describe_artifacts(state: ServiceState) -> dict[str, Any]:
-    """What GET /models shows per artifact: type, features, file (relative to data/)."""
+    """What GET /models shows per artifact: type, file (relative to data/), and for a
+    model what its route takes, step by step, and whether it is the default."""
     listing = {}
     for name, obj in state.artifacts.items():
         model = model_in(obj)
@@ -1406,4 +1545,23 @@ def describe_artifacts(state: ServiceState) -> dict[str, Any]:
             "features": None if features is None else [str(f) for f in features],
             "file": state.artifact_files.get(name),
         }
+        if model is not None:
+            listing[name]["inputs"] = _describe_inputs(state, name)
+            if name == state.default_model:
+                listing[name]["default"] = state.default_because
     return listing
+
+
+def _describe_inputs(state: ServiceState, name: str) -> dict[str, Any]:
+    replay = state.replays.get(name)
+    if replay is not None:
+        return replay.describe()
+    recipe = state.recipes.get(name)
+    if recipe is not None:
+        reason = recipe.get("reason", "")
+    else:
+        reason = (
+            "the service did not see this model trained (it is loaded from a file the "
+            "project ships), so how the notebook made its inputs is unknown"
+        )
+    return {"replayed": False, "reason": reason, "takes": "the model's own features"}

@@ -19,13 +19,26 @@ use crate::support::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Yield {
     /// Trains in the service's environment and answers a 200 prediction on every model route
-    /// (`models` of them).
-    Serves { models: usize },
+    /// (`models` of them), taking and answering what `answers` says.
+    Serves { models: usize, answers: Answers },
     /// Cannot work here, for a reason that is the notebook's or its data's, not nb2svc's; the
     /// text is a part of the training or generation error that shows it.
     Cannot(&'static str),
 }
 use Yield::*;
+
+/// What every model route of a notebook takes and answers, with the example of its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answers {
+    /// A raw penguin: island and sex as strings, the measurements as numbers; a species out.
+    Species,
+    /// The data's raw columns, replayed, and a value of the data's target column.
+    RawLabels,
+    /// Replayed from data that is itself encoded: the route takes the data's codes and answers
+    /// the target's code, as the data holds it (no notebook cell names the species).
+    DataCodes,
+}
+use Answers::*;
 
 /// (notebook, requirements file or "", why this outcome, expected yield). Every light
 /// notebook of the corpus (scikit-learn, pandas, numpy, joblib, xgboost; not TensorFlow,
@@ -41,28 +54,29 @@ const LIGHT: &[(&str, &str, &str, Yield)] = &[
         "base.pk1 was pickled by scikit-learn 0.23.1 on Python 3.8, which current scikit-learn cannot read",
         Cannot("0.23.1")),
     ("g_kmilo_salaries/pipeline.ipynb", "g_kmilo_salaries/requirements.txt",
-        "one joblib pipeline", Serves { models: 1 }),
+        "one joblib pipeline", Serves { models: 1, answers: RawLabels }),
     ("g_handson_ml_colab/01_the_machine_learning_landscape.ipynb", "",
         "a degree-60 polynomial overflows to NaN with today's numpy and scikit-learn; it pins no versions",
         Cannot("contains NaN")),
     ("g_zoomcamp_spaces_flask/Mid-term Vowel Prediction Project.ipynb", "g_zoomcamp_spaces_flask/Pipfile",
-        "models pickled with open() in a loop", Serves { models: 1 }),
+        "models pickled with open() in a loop", Serves { models: 1, answers: RawLabels }),
     ("s_t1_castaneda/train.ipynb", "s_t1_castaneda/requirements.txt",
-        "three models in a loop with f-string paths through ../API", Serves { models: 3 }),
+        "three models in a loop with f-string paths through ../API; its CSV is already encoded",
+        Serves { models: 3, answers: DataCodes }),
     ("s_t2_carvajal/train.ipynb", "s_t2_carvajal/requirements.txt",
-        "models saved through a helper with computed paths", Serves { models: 3 }),
+        "models saved through a helper with computed paths", Serves { models: 3, answers: Species }),
     ("s_t2_bricj/jupyter_models/app/train_models.ipynb", "s_t2_bricj/jupyter_models/app/requirements.txt",
         "reads data/ beside its notebook, which the project keeps in jupyter_models/ and no Docker file puts there",
         Cannot("penguins_lter.csv")),
     ("s_t2_cortes/jupyter/notebooks/train.ipynb", "",
         "reads /app/data of its author's container, which its Dockerfile fills from data/; a shipped module saves the models",
-        Serves { models: 3 }),
+        Serves { models: 3, answers: DataCodes }),
     ("s_t2_prada/jupyter_work/train_jupyter.ipynb", "s_t2_prada/requirements.txt",
         "reads and writes /home/jovyan/work, which its compose file mounts from jupyter_work/",
-        Serves { models: 3 }),
+        Serves { models: 3, answers: Species }),
     ("s_t2_sanchez/models_volume/notebook/train_model.ipynb", "",
         "its notebook folder was mounted at /app/models/notebook: ../../data is /app/data, which its Dockerfile fills from jupyter/",
-        Serves { models: 4 }),
+        Serves { models: 4, answers: Species }),
     ("s_2023_deiru_train_predict/train/prueba.ipynb", "s_2023_deiru_train_predict/train/requirements.txt",
         "trains on rows from a MySQL server at a private address", Cannot("test guard")),
     ("g_k8sjenkins_nb_in_docker/basicUI.ipynb", "",
@@ -79,7 +93,7 @@ const LIGHT: &[(&str, &str, &str, Yield)] = &[
         "imports a private scikit-learn function that later releases removed; nothing pins scikit-learn",
         Cannot("_print_elapsed_time")),
     ("s_t2_gallo/training-app/TrainModels.ipynb", "s_t2_gallo/training-app/pyproject.toml",
-        "models saved through a helper under MODELS_DIR, read with no default", Serves { models: 3 }),
+        "models saved through a helper under MODELS_DIR, read with no default", Serves { models: 3, answers: Species }),
 ];
 
 /// Python code every process of the test loads first (through `sitecustomize`): a notebook
@@ -146,8 +160,9 @@ fn light_corpus_notebooks_train_and_answer_predictions() {
         eprintln!("{line}");
         if !matches(&got, expected) {
             wrong.push(format!(
-                "{notebook}: expected {expected:?}, got {}",
-                describe(&got)
+                "{notebook}: expected {expected:?}, got {}{}",
+                describe(&got),
+                details(&got)
             ));
         }
         table.push(line);
@@ -158,24 +173,109 @@ fn light_corpus_notebooks_train_and_answer_predictions() {
 
 /// What happened, in a form to compare with [`Yield`].
 enum Got {
-    Served { models: usize },
+    Served { routes: Vec<Route> },
     TrainedOnly,
     Failed(String),
 }
 
+/// One model route as a user meets it: the example Swagger offers, the answer, and what
+/// `/models` says the route does to its input.
+struct Route {
+    name: String,
+    example: Value,
+    prediction: Value,
+    inputs: Value,
+}
+
 fn describe(got: &Got) -> String {
     match got {
-        Got::Served { models } => format!("trained, {models} model routes answered"),
+        Got::Served { routes } => {
+            let first = routes.first().map(|r| {
+                format!(
+                    "; {} takes {} and answered {}",
+                    r.name, r.example, r.prediction
+                )
+            });
+            format!(
+                "trained, {} model routes answered{}",
+                routes.len(),
+                first.unwrap_or_default()
+            )
+        }
         Got::TrainedOnly => "trained, nothing to predict with".into(),
         Got::Failed(reason) => format!("failed: {}", summary(reason)),
     }
 }
 
+/// Every route's example, answer and inputs, for a mismatch's message.
+fn details(got: &Got) -> String {
+    let Got::Served { routes } = got else {
+        return String::new();
+    };
+    routes
+        .iter()
+        .map(|r| {
+            let why = r.inputs["reason"].as_str().unwrap_or_default();
+            format!("\n    {}: {} -> {} {why}", r.name, r.example, r.prediction)
+        })
+        .collect()
+}
+
 fn matches(got: &Got, expected: &Yield) -> bool {
     match (got, expected) {
-        (Got::Served { models }, Serves { models: want }) => models == want,
+        (Got::Served { routes }, Serves { models, answers }) => {
+            routes.len() == *models && routes.iter().all(|r| answers_as(r, *answers))
+        }
         (Got::Failed(reason), Cannot(text)) => reason.to_lowercase().contains(&text.to_lowercase()),
         _ => false,
+    }
+}
+
+/// Whether a route takes and answers what `answers` says.
+fn answers_as(route: &Route, answers: Answers) -> bool {
+    let replayed = route.inputs["replayed"] == Value::Bool(true);
+    let field = |part: &str| {
+        let example = route.example.as_object()?;
+        example
+            .iter()
+            .find(|(key, _)| key.to_lowercase().contains(part))
+            .map(|(_, v)| v.clone())
+    };
+    let raw_columns: Vec<&str> = route.inputs["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let example_keys: Vec<&str> = route
+        .example
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let takes_raw_columns = replayed && {
+        let mut keys = example_keys.clone();
+        let mut columns = raw_columns.clone();
+        keys.sort_unstable();
+        columns.sort_unstable();
+        keys == columns
+    };
+    match answers {
+        Species => {
+            let strings = ["island", "sex"]
+                .iter()
+                .all(|p| field(p).is_some_and(|v| v.is_string()));
+            let numbers = ["length", "depth", "mass"]
+                .iter()
+                .all(|p| field(p).is_some_and(|v| v.is_number()));
+            let species = route.prediction.as_str().is_some_and(|p| {
+                ["Adelie", "Chinstrap", "Gentoo"]
+                    .iter()
+                    .any(|s| p.contains(s))
+            });
+            takes_raw_columns && strings && numbers && species
+        }
+        RawLabels => takes_raw_columns && !route.prediction.is_null(),
+        DataCodes => takes_raw_columns && route.prediction.is_number(),
     }
 }
 
@@ -259,6 +359,7 @@ fn serve_and_ask(python: &Path, dir: &Path, guard: &Path) -> Got {
     let (_, openapi) = http("GET", port, "/openapi.json", None).unwrap_or_default();
     let openapi: Value = serde_json::from_str(&openapi).unwrap_or(Value::Null);
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut routes = Vec::new();
     for name in &predicting {
         let route = format!("/predict/{name}");
         let Some(example) = example_for(&openapi, &route) else {
@@ -271,13 +372,18 @@ fn serve_and_ask(python: &Path, dir: &Path, guard: &Path) -> Got {
                 "POST {route} {example} answered {status}: {answer}"
             ));
         }
+        let answer: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
+        routes.push(Route {
+            name: route,
+            example,
+            prediction: answer["prediction"].clone(),
+            inputs: models[name]["inputs"].clone(),
+        });
         if Instant::now() > deadline {
             return Got::Failed("predictions took over a minute".into());
         }
     }
-    Got::Served {
-        models: predicting.len(),
-    }
+    Got::Served { routes }
 }
 
 /// The example of a route's request body, as Swagger's "Try it out" would send it.

@@ -29,6 +29,8 @@ from typing import Any, Optional
 from unittest import mock
 
 RUNTIME = Path(__file__).resolve().parents[2] / "templates" / "nb2svc_runtime.py"
+# The module the runtime records and replays a model's inputs with.
+INPUTS = RUNTIME.with_name("nb2svc_inputs.py")
 
 # What every generated notebook.py starts with: the notebook's folder is data/sub/dir.
 HEADER = """\
@@ -50,6 +52,7 @@ def make_project(root: Path, notebook: str, modules: Optional[dict] = None) -> P
     app.mkdir(parents=True)
     (app / "__init__.py").write_text("")
     shutil.copy(RUNTIME, app / "nb2svc_runtime.py")
+    shutil.copy(INPUTS, app / "nb2svc_inputs.py")
     (app / "notebook.py").write_text(HEADER + textwrap.dedent(notebook))
     for name, source in (modules or {}).items():
         (app / name).write_text(textwrap.dedent(source))
