@@ -11,6 +11,8 @@ Training (`python -m app.notebook`, the image build's step) imports the notebook
 the service. While it trains, every artifact the notebook's code saves (joblib,
 pickle, pandas, skops, keras, torch, xgboost, lightgbm, catboost) is recorded as it is
 written, in `DATA_DIR/.nb2svc/manifest.json`; the service loads what is listed there.
+With each model goes how its inputs came from the data the notebook read
+(`nb2svc_inputs.py`), so that its route takes raw columns and answers labels.
 
 It also gives the notebook what a plain Python process lacks: a headless matplotlib,
 stand-ins for IPython's `display` and `get_ipython`, downloads and unpacking for
@@ -51,6 +53,8 @@ RUNTIME_FILE = Path(__file__).resolve()
 MANIFEST_FILE = DATA_DIR / ".nb2svc" / "manifest.json"
 # How each recorded model's inputs come from the data the notebook read.
 INPUTS_DIR = DATA_DIR / ".nb2svc" / "inputs"
+# The model the notebook's own registry (a JSON file it writes) names as its choice.
+CHOICE_FILE = DATA_DIR / ".nb2svc" / "choice.json"
 # Set for the processes a training starts: they record, but do not train again.
 TRAINING_ENV = "NB2SVC_TRAINING"
 
@@ -502,6 +506,8 @@ _WRITERS: dict[str, list[tuple[str, str, str, str]]] = {
     "matplotlib.pyplot": [("savefig", "", "", "fname")],
     "matplotlib.figure": [("Figure.savefig", "", "self", "fname")],
     "numpy": [("save", "", "", "file"), ("savetxt", "", "", "fname")],
+    # A notebook's own registry: {"best_model": "rf"} says which model it chose.
+    "json": [("dump", "choice", "obj", "fp")],
 }
 _PANDAS_FILE_WRITERS = ("to_csv", "to_excel", "to_json", "to_parquet", "to_feather")
 for _owner in ("DataFrame", "Series"):
@@ -533,6 +539,7 @@ def _start_recording(clear_manifest: bool) -> None:
         if clear_manifest and not _manifest_cleared:
             _manifest_cleared = True
             MANIFEST_FILE.unlink(missing_ok=True)
+            CHOICE_FILE.unlink(missing_ok=True)
         if _recording:
             return
         _recording = True
@@ -698,7 +705,9 @@ def _recording_writer(real: Any, serializer: str, obj_name: str, path_name: str)
             obj, target = None, args[0] if args else kwargs.get(path_name)
         _create_parent(target)
         result = real(*args, **kwargs)
-        if serializer:
+        if serializer == "choice":
+            _record_choice(obj, target)
+        elif serializer:
             _record(serializer, obj, target)
         return result
 
@@ -743,6 +752,37 @@ def _create_parent(target: Any) -> None:
     log.info(
         "nb2svc: created the missing folder %s/ for %s", path.parent.as_posix(), path
     )
+
+
+# Keys of a registry the notebook writes that name its chosen model (a heuristic).
+_CHOICE_KEY = re.compile(
+    r"^(best|default|chosen|selected|champion)(_?model)?(_?name)?$"
+)
+
+
+def _record_choice(obj: Any, target: Any) -> None:
+    """Keeps the model a JSON file of the notebook names as its best or default."""
+    if not isinstance(obj, dict):
+        return
+    named = [
+        value
+        for key, value in obj.items()
+        if isinstance(key, str)
+        and isinstance(value, str)
+        and _CHOICE_KEY.match(key.lower())
+    ]
+    path = _path_of(
+        getattr(target, "name", None) if hasattr(target, "write") else target
+    )
+    if not named or path is None:
+        return
+    choice = {
+        "named": named[0],
+        "file": _shown_path(Path(os.path.realpath(path))),
+        **_innermost_notebook_location(),
+    }
+    with _manifest_lock:
+        _write_atomically(CHOICE_FILE, (json.dumps(choice, indent=2) + "\n").encode())
 
 
 def _record(serializer: str, obj: Any, target: Any) -> None:
@@ -1521,6 +1561,9 @@ def choose_default(models: dict[str, Any], planned: Optional[str]) -> tuple[str,
     chosen = os.environ.get("NB2SVC_DEFAULT_MODEL")
     if chosen in models:
         return chosen, "NB2SVC_DEFAULT_MODEL names it"
+    registry = _notebook_choice(models)
+    if registry is not None:
+        return registry
     named = [name for name in models if _CHOSEN_NAME.search(name)]
     if len(named) == 1:
         return named[0], "the notebook saved it under a name that says it chose it"
@@ -1528,6 +1571,24 @@ def choose_default(models: dict[str, Any], planned: Optional[str]) -> tuple[str,
         return planned, "the first model the notebook saves"
     first = next(iter(models))
     return first, "the first model recorded when the notebook trained"
+
+
+def _notebook_choice(models: dict[str, Any]) -> Optional[tuple[str, str]]:
+    """The model the notebook's own registry names: by name, file name or stem."""
+    try:
+        choice = json.loads(CHOICE_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    named = str(choice.get("named", ""))
+    stem = PurePosixPath(named.replace("\\", "/")).stem
+    why = f"the notebook's registry {choice.get('file')} ({_where(choice)}) names it"
+    key = _artifact_name(stem, set())
+    for name in models:
+        if name in (named, stem, key):
+            return name, why
+    # {"best_model": "RandomForest"} for randomforest_model.pkl: a part of the name.
+    parts = [name for name in models if key in name.split("_")]
+    return (parts[0], why) if len(parts) == 1 else None
 
 
 def describe_artifacts(state: ServiceState) -> dict[str, Any]:

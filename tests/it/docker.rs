@@ -732,7 +732,9 @@ fn corpus_salary_pipeline_notebook_builds_with_pinned_requirements_and_predicts(
 /// models with paths they compute: s_t1_castaneda in a loop of f-strings that writes through
 /// `../API/modelos`, s_t2_gallo through a helper under a `MODELS_DIR` read with no default.
 /// Each is built and trained by `docker compose up --build`, and every model it saved answers
-/// a prediction with its schema's example.
+/// a prediction with its schema's example. gallo's models answer a raw penguin typed by hand
+/// (island and sex as strings) with a species, through its one-hot encoding, its scaler and the
+/// label encoder of its target, and refuse an unknown island with the known ones.
 #[test]
 fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
     let test = "corpus_student_notebooks_saving_models_in_loops_build_train_and_predict";
@@ -743,16 +745,18 @@ fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
         crate::support::tool_or_skip(test, false, "../shared/corpus");
         return;
     };
-    for (notebook, requirements, models) in [
+    for (notebook, requirements, models, species) in [
         (
             "s_t1_castaneda/train.ipynb",
             "s_t1_castaneda/requirements.txt",
             3,
+            false,
         ),
         (
             "s_t2_gallo/training-app/TrainModels.ipynb",
             "s_t2_gallo/training-app/pyproject.toml",
             3,
+            true,
         ),
     ] {
         let service = Service::generate(&corpus.join(notebook), Some(&corpus.join(requirements)));
@@ -788,6 +792,30 @@ fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
             let (status, answer) = post(service.port, &route, example);
             assert_eq!(status, 200, "{notebook}: POST {route} {example}: {answer}");
             assert_eq!(answer["model"], name.as_str());
+            if !species {
+                // castaneda's CSV is itself encoded: its codes in, its codes out.
+                assert!(answer["prediction"].is_number(), "{notebook}: {answer}");
+                continue;
+            }
+            // gallo label-encodes the species, one-hot encodes island and sex and scales
+            // the measurements: a raw penguin, typed by hand, gets a species.
+            let penguin = json!({"island": "Biscoe", "bill_length_mm": 47.5,
+                "bill_depth_mm": 14.8, "flipper_length_mm": 217.0, "body_mass_g": 5200.0,
+                "sex": "male"});
+            let (status, answer) = post(service.port, &route, &penguin);
+            assert_eq!(status, 200, "{notebook}: POST {route} {penguin}: {answer}");
+            assert_eq!(
+                answer["prediction"], "Gentoo",
+                "{notebook}: {route}: {answer}"
+            );
+            let lost = json!({"island": "Atlantis", "bill_length_mm": 47.5,
+                "bill_depth_mm": 14.8, "flipper_length_mm": 217.0, "body_mass_g": 5200.0,
+                "sex": "male"});
+            let (status, answer) = post(service.port, &route, &lost);
+            assert_eq!(status, 422, "{notebook}: an unknown island: {answer}");
+            assert!(answer.to_string().contains("Torgersen"), "{answer}");
+            let steps = listing[name.as_str()]["inputs"]["steps"].to_string();
+            assert!(steps.contains("StandardScaler"), "{notebook}: {steps}");
         }
     }
 }

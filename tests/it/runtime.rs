@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::support::{output_text, root, tool_or_skip, works};
+use crate::support::{output_text, root, tool_or_skip, venv_for, works};
 
 #[test]
 fn runtime_unit_tests_pass() {
@@ -31,4 +31,56 @@ fn runtime_unit_tests_pass() {
         })
         .unwrap_or(0);
     assert!(ran >= 20, "the runtime's tests ran ({ran}):\n{text}");
+}
+
+/// The replay of a notebook's preprocessing in prediction routes (`templates/nb2svc_inputs.py`)
+/// needs pandas, scikit-learn and FastAPI: its tests run in a virtual environment that has them,
+/// and none of them may skip.
+#[test]
+fn replay_unit_tests_pass() {
+    let test = "replay_unit_tests_pass";
+    if !tool_or_skip(
+        test,
+        works("python3", &["-c", "import venv"]),
+        "python3 with venv",
+    ) {
+        return;
+    }
+    let spec = tempfile::tempdir().unwrap();
+    let requirements = spec.path().join("requirements.txt");
+    std::fs::write(
+        &requirements,
+        "pandas\nscikit-learn\njoblib\nfastapi\nhttpx\n",
+    )
+    .unwrap();
+    let python = match venv_for(&requirements) {
+        Ok(python) => python,
+        Err(reason) => {
+            tool_or_skip(
+                test,
+                false,
+                &format!("pandas and scikit-learn from PyPI ({reason})"),
+            );
+            return;
+        }
+    };
+    let output = Command::new(&python)
+        .args(["-m", "unittest", "-v", "test_nb2svc_inputs"])
+        .current_dir(root().join("tests/runtime"))
+        .output()
+        .expect("python runs");
+    let text = output_text(&output);
+    assert!(output.status.success(), "the replay's tests:\n{text}");
+    assert!(!text.contains("skipped"), "a replay test skipped:\n{text}");
+    let ran = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split_whitespace()
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(ran >= 6, "the replay's tests ran ({ran}):\n{text}");
 }
