@@ -127,6 +127,8 @@ def patch_module(name: str, module: Any) -> None:
         _patch_pandas(module)
     if root not in _FITTING_PACKAGES:
         return
+    if name == "sklearn.datasets":
+        _patch_datasets(module)
     split = module.__dict__.get("train_test_split")
     if callable(split) and getattr(split, "__module__", "") == name:
         if not hasattr(split, "_nb2svc_real"):
@@ -152,6 +154,38 @@ def _patch_pandas(pandas: Any) -> None:
     values = frame.__dict__.get("values")
     if isinstance(values, property) and not hasattr(values.fget, "_nb2svc_real"):
         frame.values = property(_tracing_to_numpy(values.fget))
+
+
+def _patch_datasets(datasets: Any) -> None:
+    """scikit-learn's bundled datasets, loaded `as_frame=True`, are raw data too."""
+    for name, real in list(datasets.__dict__.items()):
+        if name.startswith("load_") and callable(real):
+            if not hasattr(real, "_nb2svc_real"):
+                setattr(datasets, name, _recording_dataset(real, name))
+
+
+def _recording_dataset(real: Any, name: str) -> Any:
+    @functools.wraps(real)
+    def load(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if _observing:
+            _guarded(_add_dataset, result, name)
+        return result
+
+    load._nb2svc_real = real
+    return load
+
+
+def _add_dataset(result: Any, name: str) -> None:
+    import pandas
+
+    frame = getattr(result, "frame", None)
+    if frame is None and isinstance(result, tuple) and len(result) == 2:
+        data, target = result
+        if isinstance(data, pandas.DataFrame) and isinstance(target, pandas.Series):
+            frame = pandas.concat([data, target], axis=1)
+    if isinstance(frame, pandas.DataFrame):
+        _add_raw_frame(frame, name, [f"sklearn.datasets.{name}()"])
 
 
 def _called_from_notebook(depth: int = 2) -> bool:
@@ -329,12 +363,14 @@ def _patch_class(klass: type) -> None:
 
 
 def _watching(real: Any, method: str) -> Any:
-    """An estimator's method, observed when it is the outermost such call: a Pipeline's
-    fit is one fit, not one per step."""
+    """An estimator's method, observed when the notebook's code calls it and it is the
+    outermost such call: a Pipeline's fit is one fit, not one per step, and neither the
+    trees a forest fits in its threads nor the folds of `cross_val_score` are the
+    notebook's."""
 
     @functools.wraps(real)
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _observing or getattr(_state, "depth", 0):
+        if not _observing or getattr(_state, "depth", 0) or not _called_from_notebook():
             return real(self, *args, **kwargs)
         _state.depth = 1
         try:

@@ -363,6 +363,37 @@ class ReplayTest(unittest.TestCase):
         self.assertEqual(answer["status"], 422, answer)
         self.assertIn("FEMALE", json.dumps(answer["json"]))
 
+    def test_arrays_taken_with_values_then_split_keep_their_columns(self) -> None:
+        expected = self.train(
+            """\
+            # %% cell 2, line 1
+            from sklearn.model_selection import train_test_split
+            from sklearn.neighbors import KNeighborsClassifier
+            from sklearn.preprocessing import LabelEncoder
+
+            df = raw.dropna().copy()
+            df["sex"] = df["sex"].map({"MALE": 1, "FEMALE": 0})
+            df["island"] = df["island"].astype("category").cat.codes
+            features = ["island", "sex", "bill_length_mm", "flipper_length_mm"]
+            X = df[features].values
+            target = LabelEncoder()
+            y = target.fit_transform(df["species"])
+            X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=1)
+            model = KNeighborsClassifier(n_neighbors=3).fit(X_train, y_train)
+            joblib.dump(model, "knn.joblib")
+
+
+            def expected(rows):
+                return target.inverse_transform(model.predict(df.loc[rows.index, features].values))
+            """
+        )
+        served = self.assert_answers_as_the_notebook(expected, ["/predict/knn"])
+        inputs = served["models"]["knn"]["inputs"]
+        self.assertEqual(
+            [column["name"] for column in inputs["columns"]],
+            ["island", "bill_length_mm", "flipper_length_mm", "sex"],
+        )
+
     def test_untraceable_features_are_said_and_the_route_takes_the_models_features(
         self,
     ) -> None:
