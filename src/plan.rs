@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod module;
 mod modules;
 pub mod paths;
+mod preprocessing;
 mod settings;
 pub mod slice;
 pub mod training;
@@ -118,6 +119,16 @@ pub struct ContainerFolder {
     pub said_in: String,
 }
 
+/// A statement that preprocesses data, found before the notebook runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreprocessingStep {
+    pub location: Location,
+    /// The statement's line, shortened.
+    pub text: String,
+    /// What it does, in Markdown: names from the notebook are in code spans.
+    pub description: String,
+}
+
 /// An environment variable the notebook reads, and what the service does about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Setting {
@@ -197,6 +208,13 @@ pub struct ServicePlan {
     /// Statements left out because nothing the service serves depends on them: where, the
     /// statement's first line (shortened), and why.
     pub left_out: Vec<(Location, String, String)>,
+    /// What the statements the service runs do to the data before a model is fitted, as
+    /// nb2svc reads them before any training: what the prediction routes will replay. Empty
+    /// when the service serves no saved model.
+    pub preprocessing: Vec<PreprocessingStep>,
+    /// Where nb2svc already sees that a route cannot replay the preprocessing (also in
+    /// `warnings`).
+    pub replay_warnings: Vec<Warning>,
     /// The author's container folders the service serves from `data/`.
     pub container_mounts: Vec<ContainerFolder>,
     /// Downloads, unpacking and folders the notebook's shell lines made: runtime steps that
@@ -236,6 +254,7 @@ pub fn plan(
         .map(|(index, f)| kept_facts(f, index, &sliced))
         .collect();
     let left_out = left_out_statements(&extraction.cells, &sliced);
+    let (preprocessing, replay_warnings) = preprocessing::steps(&extraction.cells, &facts);
     for (index, cell) in extraction.cells.iter_mut().enumerate() {
         cell.code = module::main_guards_true(&cell.code, &all_facts[index].main_guards);
         cell.code = sliced.comment_out(index, &cell.code);
@@ -296,6 +315,14 @@ pub fn plan(
             "nothing to serve: the notebook defines no `predict` function and saves no model; mark a function with `# nb2svc: endpoint` or pass --endpoint NAME"
         }));
     }
+    // Only the routes of saved models take the notebook's raw columns and replay its steps.
+    let serves_models = saves_artifacts || artifacts.iter().any(|a| a.shipped_from.is_some());
+    let (preprocessing, replay_warnings) = if serves_models {
+        warnings.extend(replay_warnings.iter().cloned());
+        (preprocessing, replay_warnings)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let imports_notebook = !endpoints.is_empty() || (train_at == TrainAt::Start && trains);
     let trains_at_start = train_at == TrainAt::Start && trains;
     // Two processes use both cores of a small machine; each runs setup once. Training at start
@@ -359,6 +386,8 @@ pub fn plan(
         skipped_cells: extraction.skipped_cells,
         unparsed_cells: analysis.unparsed,
         left_out,
+        preprocessing,
+        replay_warnings,
         fetches: extraction.fetches,
         container_mounts: path_plan.container_mounts,
         needs_ipython_shims,
@@ -424,7 +453,6 @@ fn left_out_statements(
     cells: &[ExtractedCell],
     sliced: &slice::Slice,
 ) -> Vec<(Location, String, String)> {
-    const SHOWN: usize = 60;
     let mut listed = Vec::new();
     for (index, cell) in cells.iter().enumerate() {
         let lines: Vec<&str> = cell.code.split('\n').collect();
@@ -436,18 +464,24 @@ fn left_out_statements(
             if first.starts_with("pass  # nb2svc:") {
                 continue;
             }
-            let mut shown: String = first.chars().take(SHOWN).collect();
-            if first.chars().count() > SHOWN {
-                shown.push_str("...");
-            }
             listed.push((
                 statement.location.clone(),
-                shown,
+                shortened(first),
                 statement.verdict.reason().to_string(),
             ));
         }
     }
     listed
+}
+
+/// `line` cut to a listing's width: the first 60 characters, then `...`.
+fn shortened(line: &str) -> String {
+    const SHOWN: usize = 60;
+    let mut shown: String = line.chars().take(SHOWN).collect();
+    if line.chars().count() > SHOWN {
+        shown.push_str("...");
+    }
+    shown
 }
 
 /// A cell's facts restricted to the statements the service runs.
@@ -463,6 +497,8 @@ fn kept_facts(facts: &ModuleFacts, cell: usize, sliced: &slice::Slice) -> Module
     kept.path_calls.retain(|c| runs(c.line));
     kept.settings.retain(|s| runs(s.line));
     kept.functions.retain(|f| runs(f.line));
+    kept.preprocessing.retain(|p| runs(p.line));
+    kept.opaque_fits.retain(|f| runs(f.line));
     kept.call_sites.clear();
     kept.loaded_names = kept_units
         .iter()
@@ -570,6 +606,7 @@ fn analyze_cells(
                 analysis.facts.push(ModuleFacts {
                     aliases: previous.aliases.clone(),
                     bindings: previous.bindings.clone(),
+                    held: previous.held.clone(),
                     ..ModuleFacts::default()
                 });
             }

@@ -10,13 +10,14 @@
 //! The work is split by idea: `scope` resolves names, `facts` reads imports, functions and
 //! training calls, `paths` finds the artifact and data-file calls listed in `rules`, `units`
 //! describes each top-level statement for the dataflow slice (with `effects` for the calls
-//! that change the process), and `indent` re-indents a cell without touching its string
-//! values.
+//! that change the process), `preprocessing` finds the statements that turn raw data into a
+//! model's features, and `indent` re-indents a cell without touching its string values.
 
 mod effects;
 mod facts;
 mod indent;
 mod paths;
+mod preprocessing;
 mod rules;
 mod scope;
 mod units;
@@ -32,6 +33,7 @@ use serde::Serialize;
 pub use effects::Effect;
 pub use facts::{TRAINING_FUNCTIONS, TRAINING_METHODS};
 pub use indent::indent_block;
+pub use preprocessing::{Held, Opaque, OpaqueFit, Preprocessing, Step};
 pub use units::Unit;
 
 /// A cell that is not valid Python 3, located at the parser's first error.
@@ -97,6 +99,14 @@ pub struct ModuleFacts {
     /// One entry per top-level statement, in order: what each binds, reads and changes, for
     /// running only the statements the service depends on.
     pub units: Vec<Unit>,
+    /// Statements that preprocess data (encoders, scalers, `get_dummies`, value tables,
+    /// computed columns, pipelines), by line: what the README says the routes replay.
+    pub preprocessing: Vec<Preprocessing>,
+    /// Model fits whose input visibly keeps neither the data's column names nor its rows.
+    pub opaque_fits: Vec<OpaqueFit>,
+    /// Names holding a preprocessing object or a value table after this cell, the earlier
+    /// cells' included.
+    pub held: BTreeMap<String, Held>,
 }
 
 /// What a cell inherits from the cells before it.
@@ -104,6 +114,8 @@ pub struct ModuleFacts {
 pub struct Inherited {
     pub aliases: BTreeMap<String, String>,
     pub bindings: values::Bindings,
+    /// Names holding a preprocessing object or a value table.
+    pub held: BTreeMap<String, Held>,
     /// What the notebook's functions are called with, over the whole notebook (known after a
     /// first look at every cell; empty on the first).
     pub parameters: std::sync::Arc<values::ParameterValues>,
@@ -118,6 +130,7 @@ impl Inherited {
         Inherited {
             aliases: facts.aliases.clone(),
             bindings: facts.bindings.clone(),
+            held: facts.held.clone(),
             parameters: std::sync::Arc::clone(parameters),
         }
     }
@@ -282,6 +295,7 @@ pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, 
     units::add_plain_imports(body, &mut found.aliases);
     // The aliases after the cell: a cell imports at its top what its statements use.
     let units = units::units(body, &lines, &found.aliases);
+    let preprocessing = preprocessing::find(body, source, &lines, &found.aliases, &inherited.held);
     Ok(ModuleFacts {
         imports: facts::imports(body, &lines),
         functions: facts::functions(body, source, &lines, &names.function_globals),
@@ -296,6 +310,9 @@ pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, 
         trains,
         fitted_names,
         units,
+        preprocessing: preprocessing.steps,
+        opaque_fits: preprocessing.opaque_fits,
+        held: preprocessing.held,
     })
 }
 

@@ -230,6 +230,10 @@ pub struct ServiceView<'a> {
     left_out: Vec<String>,
     /// Data fetches that run when the notebook trains: `cell N, line L: downloads URL to F`.
     fetches: Vec<String>,
+    /// What training does to the data, as nb2svc reads it: `cell N, line L: `code` — what`.
+    preprocessing: Vec<String>,
+    /// Where a prediction route visibly cannot replay that: `cell N, line L: why`.
+    replay_warnings: Vec<String>,
     /// Human sentences for the README.
     dropped: Vec<String>,
     skipped: Vec<String>,
@@ -483,6 +487,19 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             })
             .collect(),
         fetches: plan.fetches.iter().map(fetch_sentence).collect(),
+        preprocessing: plan
+            .preprocessing
+            .iter()
+            .map(|step| {
+                format!(
+                    "{}: `{}` — {}",
+                    step.location,
+                    step.text.replace('`', "'"),
+                    step.description
+                )
+            })
+            .collect(),
+        replay_warnings: plan.replay_warnings.iter().map(|w| w.to_string()).collect(),
         left_out: plan
             .left_out
             .iter()
@@ -502,7 +519,13 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             .collect(),
         skipped: plan.skipped_cells.iter().map(|c| c.to_string()).collect(),
         added_requirements,
-        warnings: plan.warnings.iter().map(|w| w.to_string()).collect(),
+        // The replay warnings are shown with the preprocessing they are about.
+        warnings: plan
+            .warnings
+            .iter()
+            .filter(|w| !plan.replay_warnings.contains(w))
+            .map(|w| w.to_string())
+            .collect(),
     }
 }
 

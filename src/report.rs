@@ -89,6 +89,9 @@ pub fn human(
     for (location, text, reason) in &plan.left_out {
         writeln!(w, "  left out      {location}: {text} ({reason})")?;
     }
+    for step in &plan.preprocessing {
+        writeln!(w, "  preprocessing {}: {}", step.location, step.description)?;
+    }
     for setting in &plan.settings {
         let default = match (&setting.default, setting.required) {
             (Some(value), _) => format!("default {value:?}"),

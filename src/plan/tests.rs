@@ -358,3 +358,89 @@ fn the_authors_container_paths_are_shipped_and_served_from_data() {
         warnings(&plan)
     );
 }
+
+// What the README says the routes replay, and where it sees they cannot.
+
+const SAVED: &str = "joblib.dump(model, 'model.joblib')";
+
+#[test]
+fn lists_the_kept_steps_in_notebook_order_with_their_cells() {
+    let cells = [
+        "import joblib\nimport pandas as pd\nfrom sklearn.preprocessing import LabelEncoder\nfrom sklearn.linear_model import LogisticRegression",
+        "df = pd.read_csv('data.csv')\nle = LabelEncoder()\ndf['island'] = le.fit_transform(df['island'])\nX = pd.get_dummies(df[['island', 'sex']], columns=['sex'])",
+        "pd.get_dummies(df).corr()",
+        "model = LogisticRegression().fit(X, df['species'])",
+        SAVED,
+    ];
+    let folder = MemoryFolder::with(&[("data.csv", "island,sex,species\n")]);
+    let plan = plan_for(&cells, &folder, &options()).unwrap();
+    let listed: Vec<String> = plan
+        .preprocessing
+        .iter()
+        .map(|s| format!("{}: {} | {}", s.location, s.text, s.description))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            "cell 2, line 3: df['island'] = le.fit_transform(df['island']) | label encoding of `island` with scikit-learn's `LabelEncoder` (fitted and applied)",
+            "cell 2, line 4: X = pd.get_dummies(df[['island', 'sex']], columns=['sex']) | one-hot encoding of `sex` with `pandas.get_dummies`",
+        ],
+        "the exploration in cell 3 is left out, so it is not listed"
+    );
+    assert!(
+        plan.left_out
+            .iter()
+            .any(|(at, text, _)| at.cell.number == 3 && text.contains("get_dummies")),
+        "{:?}",
+        plan.left_out
+    );
+    assert!(plan.replay_warnings.is_empty());
+}
+
+#[test]
+fn warns_where_a_model_is_fitted_on_a_built_array() {
+    let cells = [
+        "import joblib\nimport numpy as np\nfrom sklearn.svm import SVC",
+        "X = load()\nmodel = SVC()\nmodel.fit(np.hstack([X, X ** 2]), y)",
+        SAVED,
+    ];
+    let plan = plan_for(&cells, &MemoryFolder::default(), &options()).unwrap();
+    let warned: Vec<String> = plan.replay_warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        warned,
+        vec![
+            "cell 2, line 3: `model.fit` is given `np.hstack([X, X ** 2])`, a new array built without the data's column names and row labels: the route for that model will take the model's own features, not the notebook's raw columns (after training, `GET /models` gives the reason)"
+        ]
+    );
+    assert!(
+        plan.warnings.contains(&plan.replay_warnings[0]),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[test]
+fn a_fit_on_the_training_split_is_no_warning() {
+    let cells = [
+        "import joblib\nfrom sklearn.svm import SVC",
+        "model = SVC()\nmodel.fit(X_train, y_train)",
+        SAVED,
+    ];
+    let plan = plan_for(&cells, &MemoryFolder::default(), &options()).unwrap();
+    assert!(
+        plan.replay_warnings.is_empty(),
+        "{:?}",
+        plan.replay_warnings
+    );
+}
+
+#[test]
+fn a_served_function_has_no_model_routes_to_describe() {
+    let cells = [
+        "import numpy as np\nfrom sklearn.preprocessing import StandardScaler",
+        "scaler = StandardScaler()\nX = scaler.fit_transform(X)\nmodel.fit(np.array(X), y)",
+        "def predict(x: float) -> float:\n    return float(model.predict(scaler.transform([[x]]))[0])",
+    ];
+    let plan = plan_for(&cells, &MemoryFolder::default(), &options()).unwrap();
+    assert!(plan.preprocessing.is_empty() && plan.replay_warnings.is_empty());
+}

@@ -143,25 +143,7 @@ struct Context<'src> {
 impl Context<'_> {
     /// The dotted callee with its first component resolved through the aliases.
     fn canonical(&self, func: &Expr) -> Option<String> {
-        let dotted = dotted_name(func)?;
-        let (head, rest) = match dotted.split_once('.') {
-            Some((head, rest)) => (head, Some(rest)),
-            None => (dotted.as_str(), None),
-        };
-        let defaults = DEFAULT_ALIASES.iter().find(|(alias, _)| *alias == head);
-        let head = match (self.aliases.get(head), defaults) {
-            (Some(module), _) => module.as_str(),
-            (None, Some((_, module))) => module,
-            (None, None) => head,
-        };
-        let full = match rest {
-            Some(rest) => format!("{head}.{rest}"),
-            None => head.to_string(),
-        };
-        Some(match full.strip_prefix("tensorflow.keras.") {
-            Some(keras) => format!("keras.{keras}"),
-            None => full,
-        })
+        canonical(func, |head| self.aliases.get(head).map(String::as_str))
     }
 
     /// The rule for a call: a module function first, else a method by its name.
@@ -529,6 +511,33 @@ impl<'a> Visitor<'a> for FileUses<'_, '_> {
         }
         visitor::walk_expr(self, expr);
     }
+}
+
+/// The dotted callee `func` with its first component resolved through `alias` (the import
+/// aliases in force), else through the usual `np`/`pd`/`tf` names.
+pub(crate) fn canonical<'a>(
+    func: &Expr,
+    alias: impl Fn(&str) -> Option<&'a str>,
+) -> Option<String> {
+    let dotted = dotted_name(func)?;
+    let (head, rest) = match dotted.split_once('.') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (dotted.as_str(), None),
+    };
+    let defaults = DEFAULT_ALIASES.iter().find(|(name, _)| *name == head);
+    let head = match (alias(head), defaults) {
+        (Some(module), _) => module,
+        (None, Some((_, module))) => module,
+        (None, None) => head,
+    };
+    let full = match rest {
+        Some(rest) => format!("{head}.{rest}"),
+        None => head.to_string(),
+    };
+    Some(match full.strip_prefix("tensorflow.keras.") {
+        Some(keras) => format!("keras.{keras}"),
+        None => full,
+    })
 }
 
 /// `a.b.c` for a chain of attributes on a name.
