@@ -376,9 +376,9 @@ def _report_inputs() -> None:
             continue
         if not entry.get("inputs"):
             log.warning(
-                "nb2svc: %s was not fitted while the notebook trained: its route "
-                "takes the model's own features",
+                "nb2svc: %s takes the model's own features: %s",
                 entry["path"],
+                _UNWATCHED,
             )
             continue
         with open(DATA_DIR / entry["inputs"], "rb") as handle:
@@ -1159,6 +1159,17 @@ def load_recorded_artifacts(state: ServiceState) -> None:
         _load_into(state, entry["name"], _recorded_file(entry), entry, shown)
         if entry.get("inputs"):
             state.recipes[entry["name"]] = _load_recipe(entry)
+        elif entry.get("predicts"):
+            state.recipes[entry["name"]] = {"replayable": False, "reason": _UNWATCHED}
+
+
+# Why a model the notebook saved as it trained has no recorded inputs.
+_UNWATCHED = (
+    "its fit was not watched: nb2svc traces the fits of scikit-learn style estimators "
+    "(scikit-learn, xgboost, lightgbm, catboost, imbalanced-learn) that the notebook's "
+    "own code calls, and this model was fitted otherwise (Keras, torch, or inside a "
+    "library)"
+)
 
 
 def _load_recipe(entry: dict[str, Any]) -> dict[str, Any]:
