@@ -87,6 +87,11 @@ struct Service {
 impl Service {
     /// Runs nb2svc on `notebook` into a fresh folder, with a unique name and a free port.
     fn generate(notebook: &Path, requirements: Option<&Path>) -> Service {
+        Service::generate_with(notebook, requirements, &[])
+    }
+
+    /// Like [`Service::generate`], with more arguments for nb2svc.
+    fn generate_with(notebook: &Path, requirements: Option<&Path>, extra: &[&str]) -> Service {
         let name = format!(
             "nb2svc-e2e-{}-{}",
             std::process::id(),
@@ -105,6 +110,7 @@ impl Service {
         if let Some(requirements) = requirements {
             command.arg("-r").arg(requirements);
         }
+        command.args(extra);
         command.assert().success();
         Service {
             dir,
@@ -728,13 +734,15 @@ fn corpus_salary_pipeline_notebook_builds_with_pinned_requirements_and_predicts(
     assert_eq!(status, 422, "an unknown level is refused: {refused}");
 }
 
-/// Two student notebooks of the corpus, read in place with their data, that save several
+/// Three student notebooks of the corpus, read in place with their data, that save several
 /// models with paths they compute: s_t1_castaneda in a loop of f-strings that writes through
-/// `../API/modelos`, s_t2_gallo through a helper under a `MODELS_DIR` read with no default.
+/// `../API/modelos`, s_t2_gallo through a helper under a `MODELS_DIR` read with no default,
+/// s_t2_prada in its author's container folder (`/home/jovyan/work`).
 /// Each is built and trained by `docker compose up --build`, and every model it saved answers
-/// a prediction with its schema's example. gallo's models answer a raw penguin typed by hand
-/// (island and sex as strings) with a species, through its one-hot encoding, its scaler and the
-/// label encoder of its target, and refuse an unknown island with the known ones.
+/// a prediction with its schema's example. gallo's models (one-hot encoding, a scaler, a label
+/// encoder on the target) and prada's (label encoders on species, island and sex) answer a raw
+/// penguin typed by hand (island and sex as strings) with a species, and refuse an unknown
+/// island with the known ones.
 #[test]
 fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
     let test = "corpus_student_notebooks_saving_models_in_loops_build_train_and_predict";
@@ -745,21 +753,34 @@ fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
         crate::support::tool_or_skip(test, false, "../shared/corpus");
         return;
     };
-    for (notebook, requirements, models, species) in [
+    // (notebook, requirements, models, a raw penguin's measurement prefix and sex, a step
+    // its routes replay); None for castaneda, whose CSV is itself encoded.
+    for (notebook, requirements, models, penguin) in [
         (
             "s_t1_castaneda/train.ipynb",
             "s_t1_castaneda/requirements.txt",
             3,
-            false,
+            None,
         ),
         (
             "s_t2_gallo/training-app/TrainModels.ipynb",
             "s_t2_gallo/training-app/pyproject.toml",
             3,
-            true,
+            Some(("bill", "male", "StandardScaler")),
+        ),
+        (
+            "s_t2_prada/jupyter_work/train_jupyter.ipynb",
+            "s_t2_prada/requirements.txt",
+            3,
+            Some(("culmen", "MALE", "LabelEncoder encoding of island")),
         ),
     ] {
-        let service = Service::generate(&corpus.join(notebook), Some(&corpus.join(requirements)));
+        let case = corpus.join(notebook.split('/').next().unwrap());
+        let service = Service::generate_with(
+            &corpus.join(notebook),
+            Some(&corpus.join(requirements)),
+            &["--root", case.to_str().unwrap()],
+        );
         let up = service.up_until_ready(DEV, Builder::Classic, true);
         eprintln!(
             "{test}: {notebook}: `up --build -d` to /ready 200: {:.1} s",
@@ -792,30 +813,31 @@ fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
             let (status, answer) = post(service.port, &route, example);
             assert_eq!(status, 200, "{notebook}: POST {route} {example}: {answer}");
             assert_eq!(answer["model"], name.as_str());
-            if !species {
+            let Some((measure, sex, step)) = penguin else {
                 // castaneda's CSV is itself encoded: its codes in, its codes out.
                 assert!(answer["prediction"].is_number(), "{notebook}: {answer}");
                 continue;
-            }
+            };
             // gallo label-encodes the species, one-hot encodes island and sex and scales
-            // the measurements: a raw penguin, typed by hand, gets a species.
-            let penguin = json!({"island": "Biscoe", "bill_length_mm": 47.5,
-                "bill_depth_mm": 14.8, "flipper_length_mm": 217.0, "body_mass_g": 5200.0,
-                "sex": "male"});
+            // the measurements; prada label-encodes species, island and sex: a raw penguin,
+            // typed by hand, gets a species.
+            let raw = |island: &str| {
+                json!({"island": island, format!("{measure}_length_mm"): 47.5,
+                    format!("{measure}_depth_mm"): 14.8, "flipper_length_mm": 217.0,
+                    "body_mass_g": 5200.0, "sex": sex})
+            };
+            let penguin = raw("Biscoe");
             let (status, answer) = post(service.port, &route, &penguin);
             assert_eq!(status, 200, "{notebook}: POST {route} {penguin}: {answer}");
             assert_eq!(
                 answer["prediction"], "Gentoo",
                 "{notebook}: {route}: {answer}"
             );
-            let lost = json!({"island": "Atlantis", "bill_length_mm": 47.5,
-                "bill_depth_mm": 14.8, "flipper_length_mm": 217.0, "body_mass_g": 5200.0,
-                "sex": "male"});
-            let (status, answer) = post(service.port, &route, &lost);
+            let (status, answer) = post(service.port, &route, &raw("Atlantis"));
             assert_eq!(status, 422, "{notebook}: an unknown island: {answer}");
             assert!(answer.to_string().contains("Torgersen"), "{answer}");
             let steps = listing[name.as_str()]["inputs"]["steps"].to_string();
-            assert!(steps.contains("StandardScaler"), "{notebook}: {steps}");
+            assert!(steps.contains(step), "{notebook}: {steps}");
         }
     }
 }
