@@ -26,11 +26,11 @@ pub struct Cli {
 /// `nb2svc NOTEBOOK ...`: the main job.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// The notebook (.ipynb, nbformat 3 or 4).
+    /// The notebook (.ipynb, nbformat 3 or 4; a regular file of at most 512 MiB).
     #[arg(required = true)]
     pub notebook: Option<PathBuf>,
-    /// requirements.txt, environment.yml, Pipfile or pyproject.toml. Without it the
-    /// requirements come from the notebook's imports alone.
+    /// requirements.txt, environment.yml, Pipfile or pyproject.toml (at most 16 MiB, each
+    /// include too). Without it the requirements come from the notebook's imports alone.
     #[arg(short, long, value_name = "FILE")]
     pub requirements: Option<PathBuf>,
     /// Output folder [default: NOTEBOOK-service in the current folder].
@@ -45,7 +45,7 @@ pub struct ConvertArgs {
     /// Port uvicorn listens on inside the container.
     #[arg(long, default_value_t = 80)]
     pub container_port: u16,
-    /// Base image of the Dockerfile.
+    /// Base image of the Dockerfile: a Docker reference, [HOST[:PORT]/]NAME[:TAG][@DIGEST].
     #[arg(long, default_value = "python:3.11-slim", value_name = "IMAGE")]
     pub base_image: String,
     /// Serve this top-level function as POST /NAME (repeatable) [default: `predict` if defined].
@@ -68,7 +68,8 @@ pub struct ConvertArgs {
     /// [default: the git work tree that holds the notebook, else the notebook's folder].
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Replace built-in templates with same-named files from this folder.
+    /// Replace built-in templates with same-named files from this folder (any other file
+    /// name in it is an error).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
     /// Fail when the notebook imports a package the requirements do not list.

@@ -551,6 +551,21 @@ mod tests {
         );
         assert!(err("docker run img\ndocker ps")
             .starts_with("the command line holds more than one line"));
+        for line in [
+            "podman run -p 8888:8888 img",
+            "sudo nerdctl run img",
+            "/usr/bin/podman run img",
+        ] {
+            assert!(
+                err(line)
+                    .contains("is not docker: expected `docker run` or `docker container run`"),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            parse_command_line("/usr/bin/docker run img").unwrap(),
+            ["img"]
+        );
         assert_eq!(
             err("docker run img && docker logs img"),
             "the command line holds the shell operator `&&`; give only the docker run command"

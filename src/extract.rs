@@ -184,13 +184,24 @@ pub fn extract(notebook: &Notebook) -> Result<Extraction> {
                     cell: reference.clone(),
                     line: 1,
                 };
-                match handle_cell_magic(magic, args, body, at, &mut out) {
+                match handle_cell_magic(magic, args, body, at, &mut out)? {
                     Some(body) => (body, 1),
                     None => continue,
                 }
             }
             None => (source.as_str(), 0),
         };
+        // Before any parser sees it: deep nesting would overflow the stack (see python::limits).
+        if let Err(too_deep) = crate::python::limits::check(body) {
+            anyhow::bail!(
+                "{}: {}",
+                Location {
+                    cell: reference,
+                    line: too_deep.line + line_offset,
+                },
+                too_deep.message
+            );
+        }
         let code = clean_line_escapes(body, &reference, line_offset, &mut out)?;
         out.cells.push(ExtractedCell {
             cell: reference,
@@ -273,14 +284,14 @@ fn handle_cell_magic<'a>(
     body: &'a str,
     at: Location,
     out: &mut Extraction,
-) -> Option<&'a str> {
+) -> Result<Option<&'a str>> {
     if BODY_CELL_MAGICS.contains(&name) {
         out.dropped.push(Dropped {
             location: at,
             text: format!("%%{name} {args}").trim_end().to_string(),
             reason: "timing/capture only; the cell body is kept".into(),
         });
-        return Some(body);
+        return Ok(Some(body));
     }
     if name == "writefile" {
         let (append, path) = match args.strip_prefix("-a") {
@@ -288,20 +299,14 @@ fn handle_cell_magic<'a>(
             _ => (false, args),
         };
         let path = path.trim_matches(|c| c == '"' || c == '\'').to_string();
-        if path.is_empty() {
-            out.warnings.push(Warning::at(
-                at,
-                "`%%writefile` without a file name: cell dropped",
-            ));
-            return None;
-        }
+        check_writefile_name(&path, &at)?;
         out.written_files.push(WrittenFile {
             path,
             contents: body.to_string(),
             append,
             location: at,
         });
-        return None;
+        return Ok(None);
     }
     let reason =
         format!("cell magic `%%{name}` runs outside Python; the whole cell is not in the service");
@@ -311,7 +316,26 @@ fn handle_cell_magic<'a>(
         text: format!("%%{name} {args}").trim_end().to_string(),
         reason,
     });
-    None
+    Ok(None)
+}
+
+/// Refuses a `%%writefile` target that names no file: nothing (`%%writefile`), a folder
+/// (`.`, `..`, `out/`, `a/..`): IPython fails on those too, and shipping them would put a
+/// file where the service's folders are. (Absolute paths and paths above the project are
+/// files, only not shipped; planning warns about them.)
+fn check_writefile_name(path: &str, at: &Location) -> Result<()> {
+    if path.is_empty() {
+        anyhow::bail!("{at}: `%%writefile` without a file name: expected `%%writefile FILE`");
+    }
+    let last = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    if matches!(last, "" | "." | "..")
+        || crate::workspace::project_path("", path).as_deref() == Some("")
+    {
+        anyhow::bail!(
+            "{at}: `%%writefile {path}` names a folder, not a file: expected a file name such as `%%writefile utils.py`"
+        );
+    }
+    Ok(())
 }
 
 /// An IPython escape found by the parser: where it is, and whether it stands as a statement.

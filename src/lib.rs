@@ -10,6 +10,7 @@ pub mod docker_run;
 pub mod extract;
 pub mod image_probe;
 pub mod import_map;
+pub mod input;
 pub mod names;
 pub mod notebook;
 pub mod pickled;
@@ -49,7 +50,7 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
     let shown = path.display().to_string();
     let notebook = {
         // The bytes (outputs included) are dropped as soon as the cells are read.
-        let bytes = fs::read(path).with_context(|| format!("cannot read notebook {shown}"))?;
+        let bytes = input::read_bounded(path, input::NOTEBOOK_LIMIT, "notebook")?;
         notebook::parse(&bytes)
             .with_context(|| format!("{shown} is not a notebook nb2svc can read"))?
     };

@@ -14,6 +14,7 @@ mod preprocessing;
 mod settings;
 pub mod slice;
 pub mod training;
+mod written;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -240,6 +241,7 @@ pub fn plan(
 ) -> Result<ServicePlan> {
     let mut warnings = extraction.warnings.clone();
     let mut extraction = extraction;
+    written::check_module_limits(&extraction.written_files)?;
     let mut analysis = analyze_cells(&mut extraction.cells, options.strict, &mut warnings)?;
     let all_facts = std::mem::take(&mut analysis.facts);
     let endpoints = plan_endpoints(&extraction.cells, &all_facts, options, &mut warnings)?;
@@ -351,6 +353,11 @@ pub fn plan(
         .map(str::to_string)
         .collect();
     let subdir = path_plan.subdir.as_str();
+    written::check_targets(
+        &extraction.written_files,
+        subdir,
+        crate::render::generated_paths(),
+    )?;
     let written_data = written_data
         .into_iter()
         .filter_map(|(path, text)| Some((project_path(subdir, &path)?, text)))

@@ -16,6 +16,7 @@
 mod effects;
 mod facts;
 mod indent;
+pub mod limits;
 mod paths;
 mod preprocessing;
 mod rules;
@@ -269,6 +270,16 @@ pub struct PathCall {
     pub literal_end: usize,
 }
 
+/// Refuses code nested past [`limits`] before it reaches the parser, which would overflow the
+/// stack on it.
+pub(crate) fn check_limits(source: &str) -> Result<(), SyntaxError> {
+    limits::check(source).map_err(|too_deep| SyntaxError {
+        line: too_deep.line,
+        column: 1,
+        message: too_deep.message,
+    })
+}
+
 /// Parses one cell and reports its [`ModuleFacts`].
 ///
 /// Fails with the parser's first error when the cell is not valid Python 3.
@@ -279,6 +290,7 @@ pub fn analyze(source: &str) -> Result<ModuleFacts, SyntaxError> {
 /// Like [`analyze`], for a cell that follows others: `inherited` holds the import aliases and
 /// known values in force after the earlier cells ([`Inherited::after`] the previous cell).
 pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, SyntaxError> {
+    check_limits(source)?;
     let parsed = parse_module(source).map_err(|err| syntax_error(source, &err))?;
     let lines = LineIndex::new(source);
     let body = &parsed.syntax().body;

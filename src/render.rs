@@ -66,6 +66,43 @@ const VERBATIM: &[(&str, &str)] = &[
     ("nb2svc_inputs.py", "app/nb2svc_inputs.py"),
 ];
 
+/// Refuses a file in the templates folder that is no template's name: a misspelled override
+/// would otherwise be ignored without a word and the built-in template used.
+fn check_override_names(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("reading templates folder {}", dir.display()))?;
+    let mut unknown = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading templates folder {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Hidden files are editors' and version control's (`.git`, `.main.py.swp`), not templates.
+        if !name.starts_with('.') && !BUILTIN_TEMPLATES.iter().any(|(known, _)| *known == name) {
+            unknown.push(name);
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        let known: Vec<&str> = BUILTIN_TEMPLATES.iter().map(|(name, _)| *name).collect();
+        anyhow::bail!(
+            "templates folder {} has files that are no template's name: {}; the templates are {}",
+            dir.display(),
+            unknown.join(", "),
+            known.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The paths of the files nb2svc always generates, under the output folder: no file of the
+/// notebook's may take their place.
+pub fn generated_paths() -> impl Iterator<Item = &'static str> {
+    OUTPUTS
+        .iter()
+        .chain(VERBATIM)
+        .map(|(_, output)| *output)
+        .chain(["requirements.txt"])
+}
+
 /// What a generated file holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
@@ -97,6 +134,7 @@ pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
             "templates folder {} does not exist",
             dir.display()
         );
+        check_override_names(dir)?;
     }
     let mut tera = Tera::default();
     tera.autoescape_on(vec![]);
@@ -104,8 +142,12 @@ pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
     let mut verbatim = Vec::new();
     for (name, builtin) in BUILTIN_TEMPLATES {
         let text = match overrides.map(|dir| dir.join(name)) {
-            Some(path) if path.is_file() => std::fs::read_to_string(&path)
-                .with_context(|| format!("reading template override {}", path.display()))?,
+            Some(path) if path.exists() => {
+                let bytes =
+                    crate::input::read_bounded(&path, crate::input::TEXT_LIMIT, "template")?;
+                String::from_utf8(bytes)
+                    .with_context(|| format!("template {} is not UTF-8 text", path.display()))?
+            }
             _ => builtin.to_string(),
         };
         match VERBATIM.iter().find(|(template, _)| template == name) {

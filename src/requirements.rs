@@ -189,7 +189,7 @@ fn read_any(path: &Path) -> Result<RequirementsSet> {
 }
 
 fn load(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = crate::input::read_bounded(path, crate::input::TEXT_LIMIT, "requirements file")?;
     decode(&bytes, path)
 }
 

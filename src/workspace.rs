@@ -195,12 +195,14 @@ impl SourceFiles for NotebookFolder {
     }
 
     fn read_text(&self, relative: &str) -> Option<String> {
-        fs::read_to_string(self.path(relative)).ok()
+        let bytes =
+            crate::input::read_bounded(&self.path(relative), crate::input::TEXT_LIMIT, "file")
+                .ok()?;
+        String::from_utf8(bytes).ok()
     }
 
     fn read_bytes(&self, relative: &str, limit: u64) -> Option<Vec<u8>> {
-        let path = self.path(relative);
-        (fs::metadata(&path).ok()?.len() <= limit).then(|| fs::read(&path).ok())?
+        crate::input::read_bounded(&self.path(relative), limit, "file").ok()
     }
 
     fn python_module(&self, name: &str) -> Vec<String> {

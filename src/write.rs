@@ -1,10 +1,14 @@
 //! Writing the generated project: all of it or none of it, and never over a user's changes.
 //!
-//! Every file is first staged next to its destination; only when all are staged are they
-//! renamed into place. A file that exists with other contents is a conflict: without `--force`
+//! Everything that can be known to fail is checked before anything is written: two outputs
+//! where one needs the other to be a folder, a file on disk where a folder must be, a folder
+//! where a file goes. Every file is then staged next to its destination; only when all are
+//! staged are they renamed into place. When staging or a rename fails after all, the staged
+//! files, the files this run created and the folders it made are removed again. A file that exists with other contents is a conflict: without `--force`
 //! nothing at all is written and the conflicts are listed. A file whose contents are already
 //! right is not touched, so running nb2svc twice on the same input changes nothing.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -37,7 +41,8 @@ pub fn write_to(
             Content::Text(text) => text.clone().into_bytes(),
             Content::CopyOf(source) => {
                 let path = folder.path(source);
-                fs::read(&path).with_context(|| format!("reading {}", path.display()))?
+                // Regular files only: a pipe or device would never end.
+                crate::input::read_bounded(&path, u64::MAX / 2, "file to ship")?
             }
         };
         let destination = out.join(&file.path);
@@ -54,6 +59,7 @@ pub fn write_to(
             Err(_) => pending.push((destination, bytes, true)),
         }
     }
+    check_folders(out, files)?;
     if !conflicts.is_empty() && !force {
         bail!(
             "{} already has files with other contents: {}; nothing was written (use --force to overwrite them, or --out for another folder)",
@@ -61,10 +67,37 @@ pub fn write_to(
             conflicts.join(", ")
         );
     }
-    let staged = stage(&pending)?;
-    for ((destination, _, is_new), staging) in pending.iter().zip(&staged) {
-        fs::rename(staging, destination)
-            .with_context(|| format!("moving {} into place", destination.display()))?;
+    let mut made_folders = Vec::new();
+    let staged = match stage(&pending, &mut made_folders) {
+        Ok(staged) => staged,
+        Err(error) => {
+            remove_folders(&made_folders);
+            return Err(error);
+        }
+    };
+    for (index, ((destination, _, is_new), staging)) in pending.iter().zip(&staged).enumerate() {
+        if let Err(error) = fs::rename(staging, destination) {
+            for later in &staged[index..] {
+                let _ = fs::remove_file(later);
+            }
+            let mut replaced = Vec::new();
+            for (earlier, _, was_new) in &pending[..index] {
+                if *was_new {
+                    let _ = fs::remove_file(earlier);
+                } else {
+                    replaced.push(earlier.display().to_string());
+                }
+            }
+            remove_folders(&made_folders);
+            let replaced = match replaced.is_empty() {
+                true => "nothing else was written".to_string(),
+                false => format!("already replaced: {}", replaced.join(", ")),
+            };
+            return Err(anyhow::Error::new(error).context(format!(
+                "moving {} into place ({replaced})",
+                destination.display()
+            )));
+        }
         let relative = destination
             .strip_prefix(out)
             .unwrap_or(destination)
@@ -79,13 +112,74 @@ pub fn write_to(
     Ok(report)
 }
 
+/// Fails, before anything is written, when a folder the files need is a file: among the
+/// outputs themselves (`a` and `a/b`), or on disk under `out` (or `out` itself).
+fn check_folders(out: &Path, files: &[OutputFile]) -> Result<()> {
+    let paths: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let mut checked = BTreeSet::new();
+    for path in &paths {
+        anyhow::ensure!(
+            !path.is_empty()
+                && !path.starts_with('/')
+                && path.split('/').all(|part| !matches!(part, "" | "." | "..")),
+            "internal error: output path {path:?} is not a plain relative path; nothing was written"
+        );
+        for (end, _) in path.match_indices('/') {
+            let folder = &path[..end];
+            if paths.contains(folder) {
+                bail!(
+                    "{folder} would be both a file and the folder of {path}; nothing was written"
+                );
+            }
+            if checked.insert(folder) {
+                let on_disk = out.join(folder);
+                if on_disk.exists() && !on_disk.is_dir() {
+                    bail!(
+                        "{} exists and is not a folder, where nb2svc writes {path}; nothing was written",
+                        on_disk.display()
+                    );
+                }
+            }
+        }
+    }
+    if out.exists() && !out.is_dir() {
+        bail!(
+            "{} exists and is not a folder; nothing was written",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Removes folders this run made (innermost last in `made`), if they are empty again.
+fn remove_folders(made: &[PathBuf]) {
+    for folder in made.iter().rev() {
+        let _ = fs::remove_dir(folder);
+    }
+}
+
+/// Creates `folder` and the folders above it that are missing, recording each one made.
+fn make_folders(folder: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut current = Some(folder);
+    while let Some(path) = current.filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        missing.push(path.to_path_buf());
+        current = path.parent();
+    }
+    for path in missing.into_iter().rev() {
+        fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+        made.push(path);
+    }
+    Ok(())
+}
+
 /// Writes each file's bytes to a hidden sibling; on any failure removes what it staged.
-fn stage(pending: &[(PathBuf, Vec<u8>, bool)]) -> Result<Vec<PathBuf>> {
+fn stage(pending: &[(PathBuf, Vec<u8>, bool)], made: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>> {
     let mut staged: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<()> {
         for (destination, bytes, _) in pending {
             let parent = destination.parent().context("output path has no folder")?;
-            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            make_folders(parent, made)?;
             let name = destination
                 .file_name()
                 .context("output path has no file name")?
@@ -165,6 +259,31 @@ mod tests {
             fs::read_to_string(out.join("README.md")).unwrap(),
             "generated\n"
         );
+    }
+
+    #[test]
+    fn a_file_where_a_folder_goes_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("svc");
+        fs::create_dir(&out).unwrap();
+        fs::write(out.join("data"), "mine").unwrap();
+        let files = [text("app/main.py", "x = 1\n"), text("data/x.csv", "a\n")];
+        let error = write_to(&out, &files, &folder(), true)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("data exists and is not a folder"), "{error}");
+        let left: Vec<_> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("data")]);
+        let clash = [text("data", "a"), text("data/x.csv", "b")];
+        let error = write_to(&dir.path().join("new"), &clash, &folder(), false).unwrap_err();
+        assert!(
+            error.to_string().contains("both a file and the folder"),
+            "{error}"
+        );
+        assert!(!dir.path().join("new").exists());
     }
 
     #[test]

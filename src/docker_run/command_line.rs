@@ -3,6 +3,24 @@
 
 use anyhow::{bail, Context, Result};
 
+/// Programs that run containers but are not docker: their command lines look like `docker run`
+/// but would otherwise be read as options for an image named after the program.
+const OTHER_ENGINES: &[&str] = &[
+    "podman",
+    "nerdctl",
+    "finch",
+    "ctr",
+    "crictl",
+    "kubectl",
+    "docker-compose",
+    "buildah",
+    "apptainer",
+    "singularity",
+    "lima",
+    "colima",
+    "runc",
+];
+
 /// Splits a command line into `docker run` arguments, like a POSIX shell but expanding
 /// nothing: quotes and backslashes are honoured, `\`-newline continuations are joined (and
 /// PowerShell's `` ` `` and cmd's `^` at a line end), `#` comments are dropped. A leading
@@ -22,6 +40,28 @@ pub fn parse_command_line(line: &str) -> Result<Vec<String>> {
     let mut words = words.as_slice();
     if words.first().is_some_and(|word| word == "sudo") {
         words = &words[1..];
+    }
+    // `/usr/bin/docker` and `docker.exe` are docker too; `team/podman` is an image.
+    let program = words.first().map(|word| {
+        let is_path = word.starts_with(['/', '.']) || word.contains('\\');
+        let base = match is_path {
+            true => word.rsplit(['/', '\\']).next().unwrap_or(word),
+            false => word.as_str(),
+        };
+        base.strip_suffix(".exe").unwrap_or(base).to_string()
+    });
+    let owned: Vec<String>;
+    if program.as_deref() == Some("docker") && words[0] != "docker" {
+        owned = std::iter::once("docker".to_string())
+            .chain(words[1..].iter().cloned())
+            .collect();
+        words = owned.as_slice();
+    }
+    if let Some(other) = program.as_deref().filter(|p| OTHER_ENGINES.contains(p)) {
+        bail!(
+            "`{other}` is not docker: expected `docker run` or `docker container run` (the compose file \
+             is docker's; give the same options as a docker run command)"
+        );
     }
     let skip = match words {
         [docker, run, ..] if docker == "docker" && run == "run" => 2,

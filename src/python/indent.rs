@@ -19,6 +19,7 @@ use super::{line_starts, syntax_error, SyntaxError};
 /// Fails when `source` is not valid Python. A cell with no statements (only comments) still
 /// needs a `pass` after it to form a valid block.
 pub fn indent_block(source: &str, indent: &str) -> Result<String, SyntaxError> {
+    super::check_limits(source)?;
     let parsed = parse_module(source).map_err(|err| syntax_error(source, &err))?;
     let strings = string_ranges(parsed.tokens());
     let starts = line_starts(source);

@@ -267,3 +267,6 @@ fn missing_requirements_is_a_warning() {
         .success()
         .stderr(predicate::str::contains("warning: no --requirements given"));
 }
+
+/// Hostile input (issue 9): deep nesting, colliding `%%writefile` targets, unbounded inputs.
+mod hostile;
