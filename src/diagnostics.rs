@@ -25,7 +25,13 @@ impl CellRef {
 impl fmt::Display for CellRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.id {
-            Some(id) => write!(f, "cell {} (id {id})", self.number),
+            // An id is free text: a newline in it would start a line wherever a location is written.
+            Some(id) => write!(
+                f,
+                "cell {} (id {})",
+                self.number,
+                crate::escape::one_line(id)
+            ),
             None => write!(f, "cell {}", self.number),
         }
     }

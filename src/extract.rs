@@ -448,8 +448,12 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
         );
         return "None".into();
     }
-    let placeholder =
-        |what: &str| format!("pass  # nb2svc: {what} `{}`", one_line.replace('\n', " "));
+    let placeholder = |what: &str| {
+        format!(
+            "pass  # nb2svc: {what} `{}`",
+            crate::escape::python_comment(&one_line.replace('\n', " "))
+        )
+    };
     let installs = match escape.kind {
         IpyEscapeKind::Magic | IpyEscapeKind::Shell | IpyEscapeKind::ShCap => {
             install_specs(name, args)

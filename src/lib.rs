@@ -7,6 +7,7 @@ pub mod cli;
 pub mod devcontainer;
 pub mod diagnostics;
 pub mod docker_run;
+pub mod escape;
 pub mod extract;
 pub mod image_probe;
 pub mod import_map;

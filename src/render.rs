@@ -3,8 +3,9 @@
 //! The built-in templates are embedded in the binary; a folder given with `--templates`
 //! replaces any of them by file name. Decisions are made in Rust and handed to templates as
 //! prepared fields of [`ServiceView`]: templates only loop and branch. Every value that comes
-//! from user input and lands in YAML, Python or a Dockerfile goes through `json_encode`, whose
-//! output is a valid YAML and Python string, or is checked before it gets here.
+//! from user input goes through the escaping of the language it lands in, owned by
+//! [`crate::escape`]: templates apply its filters (`py_string`, `py_docstring`, `yaml_string`,
+//! `md_code`, ...), and the sentences prepared here call it for their user parts.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +14,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tera::Tera;
 
+use crate::escape;
 use crate::plan::{Artifact, Endpoint, ModuleOrigin, PlannedCell, ServicePlan, TrainAt};
 use crate::requirements::{self, Origin};
 
@@ -138,6 +140,7 @@ pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
     }
     let mut tera = Tera::default();
     tera.autoescape_on(vec![]);
+    escape::register(&mut tera);
     let mut sources = Vec::new();
     let mut verbatim = Vec::new();
     for (name, builtin) in BUILTIN_TEMPLATES {
@@ -176,6 +179,8 @@ struct ArtifactView<'a> {
     name: &'a str,
     /// Path under `data/`.
     path: &'a str,
+    /// `data/PATH`, as the README shows it.
+    data_path: String,
     /// `joblib`, `pickle`, `pandas`, `keras` or `torch`.
     serializer: &'a str,
     /// `cell 3, line 2`: where the notebook saves it, when it does.
@@ -204,6 +209,10 @@ struct EndpointView<'a> {
 }
 
 /// The contract between nb2svc and template authors: every field a template can use.
+/// Fields that hold user text are escaped by the templates' filters or prepared with
+/// [`crate::escape`]; the few a template pastes raw are numbers, fixed words, Python
+/// identifiers from the parsed notebook (endpoint names, request fields), the checked base
+/// image, and the notebook's own code.
 #[derive(Serialize)]
 pub struct ServiceView<'a> {
     /// Human title, from the service name.
@@ -232,6 +241,8 @@ pub struct ServiceView<'a> {
     imports_notebook: bool,
     /// The notebook's folder inside `data/` (`data` or `data/SUBDIR`), for people.
     notebook_folder: String,
+    /// `notebook_folder` with its closing `/`, as the README shows it in a code span.
+    notebook_folder_shown: String,
     /// The notebook's folder relative to `data/` (empty at the top), for the runtime.
     notebook_subdir: &'a str,
     /// Data files the notebook reads that are not in its project (paths under `data/`).
@@ -363,8 +374,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
     let cells = plan.cells.iter().map(cell_view).collect();
     let python_dict = |pairs: Vec<(String, String)>| {
         let map: BTreeMap<String, String> = pairs.into_iter().collect();
-        // JSON objects of strings are Python dict literals.
-        serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+        escape::python_str_dict(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     };
     let setting_defaults = python_dict(
         plan.settings
@@ -385,10 +395,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         .iter()
         .filter_map(|s| {
             let value = s.default.as_deref()?;
-            Some((
-                serde_json::to_string(&s.name).ok()?,
-                serde_json::to_string(value).ok()?,
-            ))
+            Some((escape::yaml_string(&s.name), escape::yaml_string(value)))
         })
         .collect();
     let settings = plan
@@ -397,7 +404,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         .map(|s| SettingView {
             name: s.name.clone(),
             default: match (&s.default, s.required) {
-                (Some(value), _) => format!("`{value}`"),
+                (Some(value), _) => escape::markdown_code(value),
                 (None, true) => "none: required".into(),
                 (None, false) => "none (`None` in the code)".into(),
             },
@@ -423,18 +430,21 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         .iter()
         .map(|r| match &r.origin {
             Origin::Import { module, cells } if !cells.is_empty() => format!(
-                "`{}` (imported as `{module}` in {})",
-                r.text,
+                "{} (imported as {} in {})",
+                escape::markdown_code(&r.text),
+                escape::markdown_code(module),
                 cells
                     .iter()
                     .map(|c| c.to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Origin::Import { module, .. } => {
-                format!("`{}` (imported as `{module}` by a shipped module)", r.text)
-            }
-            _ => format!("`{}`", r.text),
+            Origin::Import { module, .. } => format!(
+                "{} (imported as {} by a shipped module)",
+                escape::markdown_code(&r.text),
+                escape::markdown_code(module)
+            ),
+            _ => escape::markdown_code(&r.text),
         })
         .collect();
     ServiceView {
@@ -463,6 +473,11 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         } else {
             format!("data/{}", plan.notebook_subdir)
         },
+        notebook_folder_shown: if plan.notebook_subdir.is_empty() {
+            "data/".into()
+        } else {
+            format!("data/{}/", plan.notebook_subdir)
+        },
         notebook_subdir: &plan.notebook_subdir,
         missing_data: plan.missing_data.iter().map(String::as_str).collect(),
         unknown_paths: plan
@@ -470,10 +485,10 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             .iter()
             .map(|u| {
                 format!(
-                    "{}: {} `{}`",
+                    "{}: {} {}",
                     u.location,
                     u.access,
-                    u.written.replace('\n', " ")
+                    escape::markdown_code(&u.written.replace('\n', " "))
                 )
             })
             .collect(),
@@ -485,7 +500,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             .iter()
             .map(|endpoint| EndpointView {
                 endpoint,
-                example_shell: shell_quote(&endpoint.example.to_string()),
+                example_shell: escape::shell_single_quoted(&endpoint.example.to_string()),
             })
             .collect(),
         artifacts: plan
@@ -494,6 +509,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             .map(|a| ArtifactView {
                 name: &a.name,
                 path: &a.path,
+                data_path: format!("data/{}", a.path),
                 serializer: a.serializer,
                 saved_at: a.saved_at.as_ref().map(ToString::to_string),
                 shipped_from: a.shipped_from.as_deref(),
@@ -523,8 +539,10 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             .iter()
             .map(|m| {
                 format!(
-                    "`{}` is `data/{}` ({})",
-                    m.container, m.data_path, m.said_in
+                    "{} is {} ({})",
+                    escape::markdown_code(&m.container),
+                    escape::markdown_code(&format!("data/{}", m.data_path)),
+                    m.said_in
                 )
             })
             .collect(),
@@ -534,9 +552,9 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             .iter()
             .map(|step| {
                 format!(
-                    "{}: `{}` — {}",
+                    "{}: {} — {}",
                     step.location,
-                    step.text.replace('`', "'"),
+                    escape::markdown_code(&step.text),
                     step.description
                 )
             })
@@ -546,7 +564,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             .left_out
             .iter()
             .map(|(location, text, reason)| {
-                format!("{location}: `{}`: {reason}", text.replace('`', "'"))
+                format!("{location}: {}: {reason}", escape::markdown_code(text))
             })
             .collect(),
         unparsed: plan
@@ -557,7 +575,14 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         dropped: plan
             .dropped
             .iter()
-            .map(|d| format!("{}: `{}`: {}", d.location, d.text, d.reason))
+            .map(|d| {
+                format!(
+                    "{}: {}: {}",
+                    d.location,
+                    escape::markdown_code(&d.text),
+                    d.reason
+                )
+            })
             .collect(),
         skipped: plan.skipped_cells.iter().map(|c| c.to_string()).collect(),
         added_requirements,
@@ -575,11 +600,17 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
 fn fetch_sentence(fetch: &crate::extract::Fetch) -> String {
     use crate::extract::FetchKind;
     let what = match (&fetch.kind, &fetch.url, &fetch.archive) {
-        (FetchKind::Download, Some(url), _) => format!("downloads <{url}> to `{}`", fetch.dest),
-        (FetchKind::Unpack, _, Some(archive)) => {
-            format!("unpacks `{archive}` into `{}`", fetch.dest)
-        }
-        _ => format!("creates the folder `{}`", fetch.dest),
+        (FetchKind::Download, Some(url), _) => format!(
+            "downloads {} to {}",
+            escape::markdown_url(url),
+            escape::markdown_code(&fetch.dest)
+        ),
+        (FetchKind::Unpack, _, Some(archive)) => format!(
+            "unpacks {} into {}",
+            escape::markdown_code(archive),
+            escape::markdown_code(&fetch.dest)
+        ),
+        _ => format!("creates the folder {}", escape::markdown_code(&fetch.dest)),
     };
     format!("{}: {what}", fetch.location)
 }
@@ -589,7 +620,7 @@ fn cell_view(cell: &PlannedCell) -> CellView<'_> {
         .cell
         .id
         .as_ref()
-        .map(|id| format!(" (id {})", id.replace(['\n', '\r'], " ")))
+        .map(|id| format!(" (id {})", escape::one_line(id)))
         .unwrap_or_default();
     CellView {
         marker: format!(
@@ -601,9 +632,4 @@ fn cell_view(cell: &PlannedCell) -> CellView<'_> {
         wrapped: cell.wrapped,
         training: cell.training.as_deref(),
     }
-}
-
-/// Single-quotes `text` for a POSIX shell.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }

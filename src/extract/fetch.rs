@@ -4,8 +4,8 @@
 //!
 //! Only options whose effect is known are accepted; an unknown option could change what is
 //! fetched or where it lands, so it makes the whole line untranslatable and the caller drops
-//! it as before. Every user string reaches Python as a JSON string literal, which is also a
-//! valid Python literal with the same value.
+//! it as before. Every user string reaches Python as a string literal from
+//! [`crate::escape::python_string`].
 
 use super::shell::{simple_commands, SimpleCommand};
 use super::FetchKind;
@@ -103,7 +103,7 @@ fn python_call(step: &Step) -> String {
 
 /// A Python string literal with exactly the value `text`.
 fn literal(text: &str) -> String {
-    serde_json::to_string(text).expect("a string always serializes to JSON")
+    crate::escape::python_string(text)
 }
 
 /// What an option does to the translation.

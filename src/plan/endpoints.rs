@@ -155,13 +155,13 @@ pub fn endpoint(
             (false, None) => format!("{field_name}: {field_annotation}"),
             (false, Some(default)) => format!("{field_name}: {field_annotation} = {default}"),
             (true, None) => format!(
-                "{field_name}: {field_annotation} = Field(alias={:?})",
-                param.name
+                "{field_name}: {field_annotation} = Field(alias={})",
+                crate::escape::python_string(&param.name)
             ),
             (true, Some(default)) => {
                 format!(
-                    "{field_name}: {field_annotation} = Field({default}, alias={:?})",
-                    param.name
+                    "{field_name}: {field_annotation} = Field({default}, alias={})",
+                    crate::escape::python_string(&param.name)
                 )
             }
         };

@@ -87,21 +87,27 @@ pub fn main_guards_true(code: &str, guards: &[(usize, usize)]) -> String {
 }
 
 /// `code` as comments, one line for one line so that line numbers still map to the notebook;
-/// the first line says why.
+/// the first line says why. Lines end where Python's tokenizer ends them (`\n`, `\r\n` or a
+/// lone `\r`), so no part of a line escapes its `#`.
 pub fn commented_out(code: &str, why: &str) -> String {
-    code.split('\n')
-        .enumerate()
-        .map(|(index, line)| {
-            if index == 0 {
-                format!("# nb2svc: left out ({why}): {line}")
-            } else if line.is_empty() {
-                String::new()
-            } else {
-                format!("# {line}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let starts = crate::python::line_starts(code);
+    let mut out = String::with_capacity(code.len() + 64);
+    for (index, &start) in starts.iter().enumerate() {
+        let end = starts.get(index + 1).copied().unwrap_or(code.len());
+        let line = &code[start..end];
+        let content = line.trim_end_matches(['\n', '\r']);
+        let content = crate::escape::python_commented_code(content);
+        if index == 0 {
+            out.push_str(&format!(
+                "# nb2svc: left out ({}): {content}",
+                crate::escape::python_comment(why)
+            ));
+        } else if !content.is_empty() {
+            out.push_str(&format!("# {content}"));
+        }
+        out.push_str(&line[line.trim_end_matches(['\n', '\r']).len()..]);
+    }
+    out
 }
 
 /// Whether the code has a line that is neither blank nor a comment.
@@ -123,6 +129,21 @@ mod tests {
         assert_eq!(out.split('\n').count(), code.split('\n').count());
         assert!(out.starts_with("# nb2svc: left out (not valid Python): print x\n# if y:"));
         assert!(ruff_python_parser::parse_module(&out).is_ok());
+    }
+
+    #[test]
+    fn a_lone_carriage_return_cannot_end_the_comment() {
+        // Python ends a line at a lone `\r`: without its own `#`, `import os` would run.
+        let out = commented_out("print x\rimport os\0", "not valid Python");
+        assert_eq!(
+            out,
+            "# nb2svc: left out (not valid Python): print x\r# import os\\x00"
+        );
+        assert!(ruff_python_parser::parse_module(&out)
+            .unwrap()
+            .into_syntax()
+            .body
+            .is_empty());
     }
 
     #[test]

@@ -198,6 +198,14 @@ impl Slice {
             let content = line.trim_end_matches(['\n', '\r']);
             let ending = &line[content.len()..];
             let number = index + 1;
+            let kept = content;
+            // A commented line must not hold what would end the comment or the file's parse.
+            let commented = crate::escape::python_commented_code(content);
+            let content = if first_lines.contains(&number) || other_lines.contains(&number) {
+                commented.as_str()
+            } else {
+                kept
+            };
             if first_lines.contains(&number) {
                 out.push_str(LEFT_OUT_PREFIX);
                 out.push_str(content);

@@ -317,12 +317,18 @@ pub fn render_requirements_txt(merged: &Merged) -> String {
     if !merged.options.is_empty() {
         out.push_str("# pip options from the requirements file\n");
         for option in &merged.options {
-            out.push_str(option);
+            out.push_str(&crate::escape::one_line(option));
             out.push('\n');
         }
     }
     for requirement in &merged.requirements {
-        out.push_str(&format!("{}  # {}\n", requirement.text, requirement.origin));
+        // One line per requirement: a line break in its text or origin (a cell id, a path)
+        // would give pip a line nobody wrote.
+        out.push_str(&format!(
+            "{}  # {}\n",
+            crate::escape::one_line(&requirement.text),
+            crate::escape::one_line(&requirement.origin.to_string())
+        ));
     }
     out
 }

