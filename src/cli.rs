@@ -45,6 +45,10 @@ pub struct ConvertArgs {
     /// Port uvicorn listens on inside the container.
     #[arg(long, default_value_t = 80)]
     pub container_port: u16,
+    /// Host address the development compose file publishes the port on; `0.0.0.0` opens it to
+    /// the network (the production file always publishes on every interface).
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
+    pub dev_address: std::net::IpAddr,
     /// Base image of the Dockerfile: a Docker reference, [HOST[:PORT]/]NAME[:TAG][@DIGEST].
     #[arg(long, default_value = "python:3.11-slim", value_name = "IMAGE")]
     pub base_image: String,

@@ -119,6 +119,7 @@ fn options(args: &ConvertArgs, notebook: &Path, folder: &NotebookFolder) -> Resu
     Ok(Options {
         service_name,
         host_port: args.port,
+        dev_address: args.dev_address,
         container_port: args.container_port,
         base_image: args.base_image.clone(),
         endpoints: args.endpoints.clone(),

@@ -47,6 +47,8 @@ pub enum TrainAt {
 pub struct Options {
     pub service_name: String,
     pub host_port: u16,
+    /// The host address the development compose file publishes on.
+    pub dev_address: std::net::IpAddr,
     pub container_port: u16,
     pub base_image: String,
     pub endpoints: Vec<String>,
@@ -178,6 +180,7 @@ pub struct ServicePlan {
     pub notebook_subdir: String,
     pub host_port: u16,
     pub container_port: u16,
+    pub dev_address: std::net::IpAddr,
     pub base_image: String,
     /// When training runs after weighing what the service needs.
     pub train_at: TrainAt,
@@ -372,6 +375,7 @@ pub fn plan(
         notebook_subdir: subdir.to_string(),
         host_port: options.host_port,
         container_port: options.container_port,
+        dev_address: options.dev_address,
         base_image: options.base_image.clone(),
         train_at,
         workers,

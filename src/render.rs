@@ -230,6 +230,9 @@ pub struct ServiceView<'a> {
     container_port_text: String,
     /// `"HOST:CONTAINER"`.
     port_mapping: String,
+    /// The development file's mapping, on one host address (127.0.0.1 unless asked).
+    dev_port_mapping: String,
+    dev_address: String,
     base_image: &'a str,
     /// `build` or `start`.
     train_at: &'static str,
@@ -457,6 +460,13 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         container_port: plan.container_port,
         container_port_text: plan.container_port.to_string(),
         port_mapping: format!("{}:{}", plan.host_port, plan.container_port),
+        dev_address: plan.dev_address.to_string(),
+        dev_port_mapping: match plan.dev_address {
+            std::net::IpAddr::V6(address) => {
+                format!("[{address}]:{}:{}", plan.host_port, plan.container_port)
+            }
+            address => format!("{address}:{}:{}", plan.host_port, plan.container_port),
+        },
         base_image: &plan.base_image,
         train_at: match plan.train_at {
             TrainAt::Build => "build",

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Dict, List, Optional, Tuple, Union  # noqa: F401 - used by request models
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field  # noqa: F401
 
@@ -62,13 +63,21 @@ app = FastAPI(
     title={{ service.title | py_string }},
     description={{ service.description | py_string }},
     lifespan=lifespan,
+    # NB2SVC_DOCS=off takes /docs, /redoc and /openapi.json away (production).
+    **runtime.docs_settings(),
 )
+# Errors in routes answer 500 with a request id and keep the connection open.
+app.router.route_class = runtime.guarded_route_class()
+# A bad body is a 422 naming each problem, even for values JSON cannot echo (Infinity).
+app.add_exception_handler(RequestValidationError, runtime.validation_error)
+# NB2SVC_MAX_BODY_BYTES (default 1 MiB): a larger request body is a 413.
+app.add_middleware(runtime.BodyLimit, limit=runtime.max_body_bytes())
 
 
 @app.exception_handler(Exception)
 async def notebook_error(_request: Request, error: Exception) -> JSONResponse:
-    """An error inside the notebook's code answers 500 with the cell and line it came from."""
-    return JSONResponse(status_code=500, content=runtime.describe_failure(error))
+    """An error outside the routes answers 500 with a request id; the log has the rest."""
+    return runtime.internal_error(error)
 
 
 @app.get("/health", tags=["service"])
@@ -111,7 +120,7 @@ def predict_default_placeholder() -> JSONResponse:
 class {{ endpoint.request_model }}(BaseModel):
     """Arguments of `{{ endpoint.function | py_docstring }}` in {{ endpoint.cell | py_docstring }}."""
 
-    model_config = ConfigDict(protected_namespaces=(), populate_by_name=True)
+    model_config = ConfigDict(protected_namespaces=(), populate_by_name=True, allow_inf_nan=False, extra="forbid")
 {% for field in endpoint.fields %}
     {{ field }}
 {%- endfor %}

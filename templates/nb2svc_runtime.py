@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import posixpath
 import re
@@ -173,8 +174,9 @@ def _is_notebook_code(filename: str) -> bool:
 
 
 def describe_failure(error: BaseException) -> dict[str, Any]:
-    """A JSON-ready account of an exception, with the notebook cell where possible."""
-    report: dict[str, Any] = {"error": f"{type(error).__name__}: {error}"}
+    """A JSON-ready account of an exception, with the notebook cell where possible,
+    and no absolute path of this machine."""
+    report: dict[str, Any] = {"error": scrub_paths(f"{type(error).__name__}: {error}")}
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         if frame.lineno and _is_notebook_file(frame.filename):
             location = notebook_location(frame.filename, frame.lineno)
@@ -182,6 +184,18 @@ def describe_failure(error: BaseException) -> dict[str, Any]:
                 report.update(location)
             break
     return report
+
+
+def scrub_paths(text: str) -> str:
+    """`text` with this machine's folders shown relative: data/, app/, <python>/."""
+    shown = [(str(DATA_DIR), "data"), (str(APP_DIR), "app")]
+    shown += [
+        (p, "<python>") for p in sorted(set(sys.path), key=len, reverse=True) if p
+    ]
+    for folder, name in shown:
+        if folder.startswith(os.sep) and len(folder) > 1:
+            text = text.replace(folder, name)
+    return text
 
 
 # --- The notebook's folder and settings -----------------------------------------------
@@ -1404,7 +1418,14 @@ def request_model_for(name: str, model: Any, replay: Any = None):
 
     parts = re.split(r"\W|_", name)
     title = "".join(part.capitalize() for part in parts if part) or "Model"
-    config = ConfigDict(populate_by_name=True, protected_namespaces=())
+    # Infinity, NaN and 1e999 are no input a model was trained on: a 422, not a 500.
+    # A field the route does not know is a 422 too: it would be silently ignored.
+    config = ConfigDict(
+        populate_by_name=True,
+        protected_namespaces=(),
+        allow_inf_nan=False,
+        extra="forbid",
+    )
     if replay is not None:
         known, _typical = feature_hints(model)
         fields, example = _inputs().request_fields(replay.recipe, _identifier, known)
@@ -1637,3 +1658,182 @@ def _describe_inputs(state: ServiceState, name: str) -> dict[str, Any]:
             "project ships), so how the notebook made its inputs is unknown"
         )
     return {"replayed": False, "reason": reason, "takes": "the model's own features"}
+
+
+# --- Serving safely -------------------------------------------------------------------
+
+# A request body larger than this is a 413 (NB2SVC_MAX_BODY_BYTES changes it).
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+_reported_failures: set[tuple[str, Any, Any]] = set()
+
+
+def max_body_bytes() -> int:
+    """The request body limit, from NB2SVC_MAX_BODY_BYTES (bytes) or the default."""
+    text = os.environ.get("NB2SVC_MAX_BODY_BYTES", "")
+    try:
+        return int(text) if text else DEFAULT_MAX_BODY_BYTES
+    except ValueError:
+        raise RuntimeError(
+            f"NB2SVC_MAX_BODY_BYTES={text!r}: expected a number of bytes"
+        ) from None
+
+
+def docs_settings() -> dict[str, Any]:
+    """FastAPI's documentation routes, or none when NB2SVC_DOCS is off (production)."""
+    if os.environ.get("NB2SVC_DOCS", "on").lower() in ("off", "0", "false", "no"):
+        return {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    return {}
+
+
+def internal_error(error: BaseException) -> Any:
+    """A 500 that says where in the notebook it failed and gives a request id, and
+    nothing of the library's error text; the log has the whole story, once per kind of
+    failure."""
+    import uuid
+
+    from fastapi.responses import JSONResponse
+
+    request_id = uuid.uuid4().hex[:16]
+    report = describe_failure(error)
+    where = {k: report[k] for k in ("cell", "cell_id", "line") if k in report}
+    kind = (type(error).__name__, where.get("cell"), where.get("line"))
+    if kind in _reported_failures:
+        log.error("nb2svc: request %s failed: %s (as before)", request_id, kind[0])
+    else:
+        _reported_failures.add(kind)
+        log.error("nb2svc: request %s failed", request_id, exc_info=error)
+    content = {"error": "internal error", "request_id": request_id, **where}
+    return JSONResponse(status_code=500, content=content)
+
+
+async def validation_error(_request: Any, error: Any) -> Any:
+    """A 422 listing what is wrong with the body, field by field. The input is echoed
+    only when JSON can carry it (an Infinity cannot) and it is short."""
+    from fastapi.responses import JSONResponse
+
+    details = []
+    for problem in error.errors():
+        detail = {k: problem[k] for k in ("type", "loc", "msg") if k in problem}
+        shown = problem.get("input")
+        if isinstance(shown, (str, int, bool)) or shown is None:
+            if len(repr(shown)) <= 200:
+                detail["input"] = shown
+        elif isinstance(shown, float) and math.isfinite(shown):
+            detail["input"] = shown
+        details.append(detail)
+    return JSONResponse(status_code=422, content={"detail": details})
+
+
+# JSON nested deeper than this is refused (400) before it is parsed: Python's parser
+# would exhaust its recursion limit, and no model input is this deep.
+MAX_NESTING = 64
+
+
+def _nested_too_deep(body: bytes) -> bool:
+    if body.count(b"[") + body.count(b"{") <= MAX_NESTING:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
+def guarded_route_class() -> type:
+    """An APIRoute whose handler answers an exception with `internal_error` itself.
+
+    Left to Starlette's last-resort handler, the exception would be raised again after
+    the 500 is sent, and uvicorn would close a keep-alive connection on every error.
+    """
+    from fastapi import HTTPException
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from fastapi.routing import APIRoute
+
+    class GuardedRoute(APIRoute):
+        def get_route_handler(self) -> Callable[..., Any]:
+            handler = super().get_route_handler()
+
+            async def guarded(request: Any) -> Any:
+                if _nested_too_deep(await request.body()):
+                    return JSONResponse(
+                        status_code=400,
+                        content={
+                            "error": f"request body nested over {MAX_NESTING} levels"
+                        },
+                    )
+                try:
+                    return await handler(request)
+                except (HTTPException, RequestValidationError):
+                    raise
+                except Exception as error:
+                    return internal_error(error)
+
+            return guarded
+
+    return GuardedRoute
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is a 413, whether it says its
+    length or streams."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit():
+                if int(value) > self.limit:
+                    await self._refuse(send)
+                    return
+        received = 0
+
+        async def limited() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = json.dumps(
+            {"error": f"request body over {self.limit} bytes (NB2SVC_MAX_BODY_BYTES)"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    """A streamed body went over the limit."""

@@ -7,6 +7,7 @@ fn options() -> Options {
     Options {
         service_name: "svc".into(),
         host_port: 8000,
+        dev_address: std::net::Ipv4Addr::LOCALHOST.into(),
         container_port: 80,
         base_image: "python:3.11-slim".into(),
         endpoints: vec![],

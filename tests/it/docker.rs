@@ -432,6 +432,11 @@ fn penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in
     assert_eq!(post(port, "/predict", &adelie()), (200, adelie_answer()));
     let dev = docker_ok(&["inspect", &service.container(DEV)]);
     let dev: Value = serde_json::from_str(&dev).unwrap();
+    let published = &dev[0]["HostConfig"]["PortBindings"];
+    assert!(
+        published.to_string().contains(r#""HostIp":"127.0.0.1""#),
+        "the development file publishes on 127.0.0.1 only: {published}"
+    );
     assert!(
         dev[0]["Config"]["Cmd"]
             .as_array()
@@ -492,6 +497,17 @@ fn penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in
     assert_eq!(
         inspect["HostConfig"]["RestartPolicy"]["Name"],
         "unless-stopped"
+    );
+    // Hardened (issue 9): a read-only root filesystem, no capabilities, no privilege gain, and
+    // it still answers (checked below).
+    let host = &inspect["HostConfig"];
+    assert_eq!(host["ReadonlyRootfs"], true, "read-only root: {host}");
+    assert_eq!(host["CapDrop"], json!(["ALL"]), "{host}");
+    assert!(
+        host["SecurityOpt"]
+            .to_string()
+            .contains("no-new-privileges:true"),
+        "{host}"
     );
     let (uid, _) = service.compose_ok(
         PROD,

@@ -34,8 +34,8 @@ fn runtime_unit_tests_pass() {
 }
 
 /// The replay of a notebook's preprocessing in prediction routes (`templates/nb2svc_inputs.py`)
-/// needs pandas, scikit-learn and FastAPI: its tests run in a virtual environment that has them,
-/// and none of them may skip.
+/// and the runtime's serving guards need pandas, scikit-learn and FastAPI: their tests run in a
+/// virtual environment that has them, and none of them may skip.
 #[test]
 fn replay_unit_tests_pass() {
     let test = "replay_unit_tests_pass";
@@ -65,7 +65,13 @@ fn replay_unit_tests_pass() {
         }
     };
     let output = Command::new(&python)
-        .args(["-m", "unittest", "-v", "test_nb2svc_inputs"])
+        .args([
+            "-m",
+            "unittest",
+            "-v",
+            "test_nb2svc_inputs",
+            "test_nb2svc_serving",
+        ])
         .current_dir(root().join("tests/runtime"))
         .output()
         .expect("python runs");
@@ -82,5 +88,8 @@ fn replay_unit_tests_pass() {
                 .ok()
         })
         .unwrap_or(0);
-    assert!(ran >= 6, "the replay's tests ran ({ran}):\n{text}");
+    assert!(
+        ran >= 11,
+        "the replay's and the guards' tests ran ({ran}):\n{text}"
+    );
 }

@@ -287,3 +287,184 @@ print(json.dumps(to_jsonable(values), sort_keys=True, allow_nan=False))
                "set": [1, 2, 3], "tuple": [1, "b"], "date": "2026-11-26", "nat": null})
     );
 }
+
+/// One HTTP/1.1 exchange on an open connection, kept alive: the status, the body, and whether
+/// the server kept the connection open for the next request.
+fn exchange(
+    stream: &mut std::net::TcpStream,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut payload = vec![0; length];
+    reader.read_exact(&mut payload).unwrap();
+    (status, String::from_utf8_lossy(&payload).into_owned())
+}
+
+/// Issue 9: bad request bodies get a 4xx that carries no internals, on a connection that stays
+/// open, and /health answers throughout a load run of them.
+#[test]
+fn penguins_service_refuses_bad_bodies_with_4xx_and_keeps_serving() {
+    let test = "penguins_service_refuses_bad_bodies_with_4xx_and_keeps_serving";
+    let Some((out, python_bin)) = penguins_with_venv(test, &[]) else {
+        return;
+    };
+    let trained = Command::new(&python_bin)
+        .args(["-m", "app.notebook"])
+        .current_dir(out.path())
+        .status()
+        .unwrap();
+    assert!(trained.success());
+    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[], true);
+    assert_eq!(wait_for(port, "/ready", 200, 60).0, 200);
+    let good = r#""island": "Biscoe", "bill_depth_mm": 14.2, "flipper_length_mm": 217.0, "body_mass_g": 4925.0, "sex": "female""#;
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let huge = format!(
+        r#"{{{good}, "bill_length_mm": 47.5, "pad": "{}"}}"#,
+        "x".repeat(10 << 20)
+    );
+    let bad: Vec<(&str, &str, String)> = vec![
+        (
+            "Infinity",
+            "application/json",
+            format!(r#"{{{good}, "bill_length_mm": Infinity}}"#),
+        ),
+        (
+            "NaN",
+            "application/json",
+            format!(r#"{{{good}, "bill_length_mm": NaN}}"#),
+        ),
+        (
+            "1e999",
+            "application/json",
+            format!(r#"{{{good}, "bill_length_mm": 1e999}}"#),
+        ),
+        (
+            "\"inf\"",
+            "application/json",
+            format!(r#"{{{good}, "bill_length_mm": "inf"}}"#),
+        ),
+        (
+            "a wrong type",
+            "application/json",
+            format!(r#"{{{good}, "bill_length_mm": "long"}}"#),
+        ),
+        ("a missing field", "application/json", format!("{{{good}}}")),
+        (
+            "an extra field",
+            "application/json",
+            format!(r#"{{{good}, "bill_length_mm": 47.5, "beak": 1}}"#),
+        ),
+        (
+            "an unknown island",
+            "application/json",
+            format!(
+                r#"{{{}, "bill_length_mm": 47.5}}"#,
+                good.replace("Biscoe", "Atlantis")
+            ),
+        ),
+        (
+            "invalid JSON",
+            "application/json",
+            "{\"island\": ".to_string(),
+        ),
+        ("deep nesting", "application/json", nested),
+        (
+            "a wrong content type",
+            "text/plain",
+            format!(r#"{{{good}, "bill_length_mm": 47.5}}"#),
+        ),
+        ("10 MB", "application/json", huge),
+    ];
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    for (what, content_type, body) in &bad {
+        let (status, answer) = exchange(&mut stream, "/predict", content_type, body.as_bytes());
+        assert!(
+            (400..500).contains(&status),
+            "{what}: {status} {answer:.300}"
+        );
+        for internal in [
+            "Traceback",
+            "site-packages",
+            "sklearn",
+            "/code/",
+            "/tmp/",
+            "File \"",
+        ] {
+            assert!(
+                !answer.contains(internal),
+                "{what}: {internal} in {answer:.500}"
+            );
+        }
+        if *what == "10 MB" {
+            assert_eq!(status, 413, "{answer}");
+            // A refused body is not read: this connection is done.
+            stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                .unwrap();
+        }
+    }
+    // The same connection still answers a good body after all the bad ones.
+    let fine = format!(r#"{{{good}, "bill_length_mm": 47.5}}"#);
+    let (status, answer) = exchange(&mut stream, "/predict", "application/json", fine.as_bytes());
+    assert_eq!(status, 200, "{answer}");
+
+    // A bounded load run of bad bodies from four clients; /health answers all along.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            let body = bad[0].2.clone();
+            std::thread::spawn(move || {
+                let mut sent = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, _) = http("POST", port, "/predict", Some(&body)).unwrap();
+                    assert_eq!(status, 422);
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(4) {
+        let (status, _) = http("GET", port, "/health", None).unwrap();
+        assert_eq!(status, 200, "/health during the load run");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(sent > 20, "the load run sent {sent} bad bodies");
+}
