@@ -6,6 +6,7 @@ mod corpus;
 mod corpus_service;
 mod devcontainer;
 mod docker;
+mod fuzz;
 mod injection;
 mod runtime;
 mod service;
