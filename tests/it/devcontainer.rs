@@ -294,6 +294,7 @@ fn standin_image() -> String {
     fs::write(context.path().join("Dockerfile"), STANDIN_DOCKERFILE).unwrap();
     fs::write(context.path().join("run_jupyter.sh"), STANDIN_LAUNCHER).unwrap();
     let started = Instant::now();
+    let _images = crate::support::building();
     let build = docker_in(
         context.path(),
         &["build", "--network", "host", "--force-rm", "-t", &tag, "."],
@@ -316,6 +317,9 @@ struct Project {
 
 impl Project {
     fn compose(&self, args: &[&str], seconds: u64) -> Output {
+        // `up` builds an image it does not find.
+        let builds = args.iter().any(|a| ["build", "--build", "up"].contains(a));
+        let _images = builds.then(crate::support::building);
         let mut all = vec!["compose", "-p", &self.name];
         all.extend(args);
         docker_in(&self.dir, &all, seconds)
@@ -336,6 +340,7 @@ impl Project {
 impl Drop for Project {
     /// Never panics (it also runs while a failed test unwinds).
     fn drop(&mut self) {
+        let _images = crate::support::removing();
         let down = [
             "down",
             "-v",

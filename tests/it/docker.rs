@@ -130,6 +130,9 @@ impl Service {
 
     /// `docker compose -p NAME -f FILE args...` in the service folder.
     fn compose(&self, file: &str, builder: Builder, args: &[&str], seconds: u64) -> Output {
+        // `up` builds an image it does not find.
+        let builds = args.iter().any(|a| ["build", "--build", "up"].contains(a));
+        let _images = builds.then(crate::support::building);
         assert_cmd::Command::new("docker")
             .args(["compose", "-p", &self.name, "-f", file])
             .args(args)
@@ -198,6 +201,7 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
+        let _images = crate::support::removing();
         for file in [DEV, PROD] {
             let _ = self.compose(
                 file,

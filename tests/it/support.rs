@@ -328,3 +328,22 @@ pub fn start_uvicorn(
         .expect("uvicorn starts");
     (Running(child), port)
 }
+
+/// Docker image builds hold this shared; image removals hold it alone. The classic builder
+/// reuses cached layers of other images: a test removing its images while another builds on
+/// the same cached layers fails that build ("failed to set parent ... unknown parent image").
+pub static IMAGES: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Holds [`IMAGES`] for a build.
+pub fn building() -> std::sync::RwLockReadGuard<'static, ()> {
+    IMAGES
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Holds [`IMAGES`] for a removal.
+pub fn removing() -> std::sync::RwLockWriteGuard<'static, ()> {
+    IMAGES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
