@@ -6,6 +6,7 @@
 //! Rendering turns the plan into files.
 
 mod artifacts;
+mod containment;
 pub mod endpoints;
 pub mod module;
 mod modules;
@@ -267,6 +268,14 @@ pub fn plan(
     let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
 
     let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
+    for written in &extraction.written_files {
+        containment::check_written(&written.path, &written.contents, &written.location)?;
+    }
+    for module in &modules {
+        if let ModuleOrigin::Copied { source } = &module.origin {
+            containment::check_module(files, source)?;
+        }
+    }
 
     let path_plan = artifacts::plan_paths(
         &extraction.cells,
@@ -277,7 +286,7 @@ pub fn plan(
             includes: &options.includes,
         },
         &mut warnings,
-    );
+    )?;
     let unpickled = artifacts::unpickled_modules(&path_plan.artifacts, files);
     let requirements = modules::merge_requirements(
         &extraction,

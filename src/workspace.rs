@@ -7,6 +7,7 @@
 //! [`NotebookFolder`] answers them from the disk.
 
 pub mod container_paths;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -38,6 +39,13 @@ pub trait SourceFiles {
     fn read_text(&self, relative: &str) -> Option<String>;
     /// The bytes of a file, if it exists and is at most `limit` bytes long.
     fn read_bytes(&self, relative: &str, limit: u64) -> Option<Vec<u8>>;
+    /// At most the first `limit` bytes of a file, however long it is: enough to see what kind
+    /// of file it is.
+    fn head(&self, relative: &str, limit: usize) -> Option<Vec<u8>>;
+    /// Where `relative` really is, symlinks resolved, when that is outside the project folder;
+    /// `None` when it is inside or does not exist. A link inside the project can point at
+    /// `/etc/shadow`: only where it resolves says what would be copied.
+    fn escapes(&self, relative: &str) -> Option<String>;
     /// The `.py` files that make up top-level module `name`, if the folder has it: `name.py`,
     /// or every `.py` file of a `name/` package, in sorted order.
     fn python_module(&self, name: &str) -> Vec<String>;
@@ -102,7 +110,13 @@ impl NotebookFolder {
     /// The project folder on disk.
     fn root(&self) -> PathBuf {
         let depth = self.subdir.split('/').filter(|p| !p.is_empty()).count();
-        let mut root = self.dir.clone();
+        // Resolved first: the folder of `model.ipynb` is the empty path, which has no parent.
+        let here = if self.dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.dir
+        };
+        let mut root = fs::canonicalize(here).unwrap_or_else(|_| self.dir.clone());
         for _ in 0..depth {
             root.pop();
         }
@@ -120,7 +134,8 @@ impl NotebookFolder {
             .with_context(|| format!("reading the project folder {}", self.root().display()))?;
         let inside = full.strip_prefix(&root).map_err(|_| {
             anyhow::anyhow!(
-                "--include {shown} is outside the notebook's project folder {}: nothing outside it is shipped (pass --root to widen the project)",
+                "--include {shown} is {}, outside the notebook's project folder {} once symlinks are resolved: nothing outside it is shipped; copy it into the project, or pass --root DIR to widen the project",
+                full.display(),
                 root.display()
             )
         })?;
@@ -205,6 +220,28 @@ impl SourceFiles for NotebookFolder {
         crate::input::read_bounded(&self.path(relative), limit, "file").ok()
     }
 
+    fn head(&self, relative: &str, limit: usize) -> Option<Vec<u8>> {
+        use std::io::Read;
+        let path = self.path(relative);
+        // Regular files only: a pipe or device would block or never end.
+        if !path.is_file() {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        fs::File::open(&path)
+            .ok()?
+            .take(limit as u64)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        Some(bytes)
+    }
+
+    fn escapes(&self, relative: &str) -> Option<String> {
+        let full = fs::canonicalize(self.path(relative)).ok()?;
+        let root = fs::canonicalize(self.root()).unwrap_or_else(|_| self.root());
+        (!full.starts_with(&root)).then(|| full.display().to_string())
+    }
+
     fn python_module(&self, name: &str) -> Vec<String> {
         let single = format!("{name}.py");
         if self.exists(&single) {
@@ -244,7 +281,10 @@ fn collect_files(
         }
         if kind.is_dir() && name != "__pycache__" {
             collect_files(root, &child, files, depth + 1, keep);
-        } else if kind.is_file() && keep(&child) {
+        } else if (kind.is_file() || (kind.is_symlink() && root.join(&child).is_file()))
+            && keep(&child)
+        {
+            // A link to a file is listed, not skipped: planning checks where it leads.
             files.push(child.to_string_lossy().replace('\\', "/"));
         }
     }
@@ -256,6 +296,8 @@ pub struct MemoryFolder {
     pub files: BTreeMap<String, String>,
     /// What the project's Docker files would say about the author's container.
     pub mounts: Vec<container_paths::ContainerMount>,
+    /// Files that are links to somewhere outside the project, and where they lead.
+    pub outside: BTreeMap<String, String>,
 }
 
 impl MemoryFolder {
@@ -266,6 +308,7 @@ impl MemoryFolder {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             mounts: Vec::new(),
+            outside: BTreeMap::new(),
         }
     }
 }
@@ -310,6 +353,16 @@ impl SourceFiles for MemoryFolder {
     fn read_bytes(&self, relative: &str, limit: u64) -> Option<Vec<u8>> {
         let text = self.read_text(relative)?;
         (text.len() as u64 <= limit).then(|| text.into_bytes())
+    }
+
+    fn head(&self, relative: &str, limit: usize) -> Option<Vec<u8>> {
+        let mut bytes = self.read_text(relative)?.into_bytes();
+        bytes.truncate(limit);
+        Some(bytes)
+    }
+
+    fn escapes(&self, relative: &str) -> Option<String> {
+        self.outside.get(relative.trim_start_matches("./")).cloned()
     }
 
     fn python_module(&self, name: &str) -> Vec<String> {

@@ -10,6 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use anyhow::Result;
+
 use crate::diagnostics::{Location, Warning};
 use crate::extract::ExtractedCell;
 use crate::python::values::settings_in;
@@ -17,6 +19,7 @@ use crate::python::{ModuleFacts, PathAccess, Serializer};
 use crate::workspace::container_paths::{normalize_absolute, project_path_of, ContainerMount};
 use crate::workspace::{depth_above, project_path, SourceFiles};
 
+use super::containment::{check_read, check_shipped};
 use super::paths;
 use super::{Artifact, ContainerFolder, DataFile, UnknownPath};
 
@@ -218,7 +221,7 @@ pub(super) fn plan_paths(
     facts: &[ModuleFacts],
     inputs: &PathInputs,
     warnings: &mut Vec<Warning>,
-) -> PathPlan {
+) -> Result<PathPlan> {
     let files = inputs.files;
     let real_subdir = files.notebook_subdir();
     let mut plan = PathPlan {
@@ -269,6 +272,9 @@ pub(super) fn plan_paths(
                 // A path of the author's container, as the project's Docker files place it.
                 let local = mounts.notebook_relative(value, files);
                 let value = local.as_ref().unwrap_or(value);
+                if matches!(call.access, PathAccess::Read | PathAccess::Load) {
+                    check_read(files, value, &location)?;
+                }
                 let Some(in_project) = project_path(subdir, value) else {
                     warnings.push(Warning::at(location.clone(), outside_message(value)));
                     continue;
@@ -313,6 +319,9 @@ pub(super) fn plan_paths(
                             continue;
                         }
                         let exists = files.exists(value);
+                        if exists {
+                            check_shipped(files, value, Some(&location))?;
+                        }
                         if !exists {
                             warnings.push(Warning::at(location.clone(), format!("loads `{value}`, which is neither in the project nor saved by the notebook before: put it at data/{in_project} or pass --include")));
                         }
@@ -362,6 +371,9 @@ pub(super) fn plan_paths(
             }
         }
     }
+    for data in &plan.data_files {
+        check_shipped(files, &data.source, data.read_at.as_ref())?;
+    }
     plan.container_mounts = mounts.for_runtime(&absolute_values);
     for artifact in &plan.artifacts {
         shipped.insert(artifact.path.clone());
@@ -373,7 +385,7 @@ pub(super) fn plan_paths(
             .any(|a| a.shipped_from.is_some() && a.path == d.path)
     });
     name_artifacts(&mut plan.artifacts);
-    plan
+    Ok(plan)
 }
 
 /// The notebook's folder inside `data/`. A notebook that writes `../API/model.pkl` from the top
