@@ -41,6 +41,7 @@ pub(crate) fn parse_spec(spec: &str) -> Result<Spec, String> {
             )),
         });
     }
+    check_name_end(spec)?;
     let parsed = Pep508::<VerbatimUrl>::from_str(spec).map_err(|err| err.message.to_string())?;
     let name = normalize(parsed.name.as_ref());
     let url = match &parsed.version_or_url {
@@ -117,5 +118,42 @@ fn name_from_url(url: &str) -> String {
             normalize(name)
         }
         _ => String::new(),
+    }
+}
+
+/// pep508_rs 0.9 panics on a name whose last character is `.`, `-` or `_` when something other
+/// than the end of the line follows it (`python-#x`, `scikit- learn`): found by tests/it/fuzz.rs.
+/// The same error it gives at the end of a line, given here first.
+fn check_name_end(spec: &str) -> Result<(), String> {
+    let trimmed = spec.trim_start();
+    let name_len = trimmed
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        .unwrap_or(trimmed.len());
+    match trimmed[..name_len].chars().last() {
+        Some(last @ ('.' | '-' | '_')) => Err(format!(
+            "Package name must end with an alphanumeric character, not '{last}'"
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod name_end_tests {
+    use super::check_name_end;
+
+    #[test]
+    fn a_name_ending_in_punctuation_is_an_error_not_a_panic() {
+        for spec in [
+            "python-#dateutil",
+            "sci---",
+            "scikit- learn",
+            "a_ ==1",
+            "x.[y]",
+        ] {
+            assert!(check_name_end(spec).is_err(), "{spec}");
+        }
+        for spec in ["scikit-learn==1.5", "numpy", " pandas>=2", "a[b]"] {
+            assert!(check_name_end(spec).is_ok(), "{spec}");
+        }
     }
 }
