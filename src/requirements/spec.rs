@@ -126,12 +126,30 @@ fn name_from_url(url: &str) -> String {
 /// The same error it gives at the end of a line, given here first.
 fn check_name_end(spec: &str) -> Result<(), String> {
     let trimmed = spec.trim_start();
-    let name_len = trimmed
+    let (name, rest) = identifier(trimmed);
+    ends_alphanumeric(name, "Package name")?;
+    // The extras (`name[a, b]`) have the same rule, and the same panic.
+    if let Some(extras) = rest.trim_start().strip_prefix('[') {
+        let extras = extras.split(']').next().unwrap_or_default();
+        for extra in extras.split(',') {
+            ends_alphanumeric(identifier(extra.trim_start()).0, "Extra name")?;
+        }
+    }
+    Ok(())
+}
+
+/// The leading `[A-Za-z0-9._-]*` of `text`, and what follows it.
+fn identifier(text: &str) -> (&str, &str) {
+    let end = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
-        .unwrap_or(trimmed.len());
-    match trimmed[..name_len].chars().last() {
+        .unwrap_or(text.len());
+    text.split_at(end)
+}
+
+fn ends_alphanumeric(name: &str, what: &str) -> Result<(), String> {
+    match name.chars().last() {
         Some(last @ ('.' | '-' | '_')) => Err(format!(
-            "Package name must end with an alphanumeric character, not '{last}'"
+            "{what} must end with an alphanumeric character, not '{last}'"
         )),
         _ => Ok(()),
     }
@@ -152,7 +170,13 @@ mod name_end_tests {
         ] {
             assert!(check_name_end(spec).is_err(), "{spec}");
         }
-        for spec in ["scikit-learn==1.5", "numpy", " pandas>=2", "a[b]"] {
+        for spec in [
+            "scikit-learn==1.5",
+            "numpy",
+            " pandas>=2",
+            "a[b]",
+            "a[b-c, d]",
+        ] {
             assert!(check_name_end(spec).is_ok(), "{spec}");
         }
     }
