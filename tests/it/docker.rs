@@ -862,23 +862,11 @@ fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
     }
 }
 
-/// Item 5: every Dockerfile nb2svc writes (the example both ways of training, every fixture
-/// case, every corpus notebook it converts) has zero hadolint findings, and every compose file,
-/// development and production, passes `docker compose config`. Needs no engine.
-#[test]
-fn every_generated_dockerfile_passes_hadolint_and_every_compose_file_passes_config() {
-    let test = "every_generated_dockerfile_passes_hadolint_and_every_compose_file_passes_config";
-    if !tool_or_skip(test, works("hadolint", &["--version"]), "hadolint")
-        || !tool_or_skip(
-            test,
-            works("docker", &["compose", "version"]),
-            "the docker compose plugin",
-        )
-    {
-        return;
-    }
+/// What the lint tests generate: the penguins example both ways of training, every fixture
+/// case and every corpus notebook, each with the requirements file beside it.
+fn generated_inputs() -> Vec<(PathBuf, Option<PathBuf>, Vec<&'static str>)> {
     let example = root().join("examples/penguins");
-    let mut inputs: Vec<(PathBuf, Option<PathBuf>, Vec<&str>)> = vec![
+    let mut inputs: Vec<(PathBuf, Option<PathBuf>, Vec<&'static str>)> = vec![
         (
             example.join("penguins.ipynb"),
             Some(example.join("requirements.txt")),
@@ -917,6 +905,85 @@ fn every_generated_dockerfile_passes_hadolint_and_every_compose_file_passes_conf
         inputs.push((notebook, requirements, vec![]));
     }
 
+    inputs
+}
+
+/// Issue 9: checkov (offline, `--skip-download`) fails no check on any generated Dockerfile:
+/// the example both ways, every fixture case, every corpus notebook nb2svc converts.
+#[test]
+fn every_generated_dockerfile_passes_checkov() {
+    let test = "every_generated_dockerfile_passes_checkov";
+    if !tool_or_skip(test, works("checkov", &["--version"]), "checkov") {
+        return;
+    }
+    let all = tempfile::tempdir().unwrap();
+    let mut generated = 0;
+    for (index, (notebook, requirements, extra)) in generated_inputs().iter().enumerate() {
+        let out = all.path().join(format!("{index:03}"));
+        let made = crate::support::generate_into(&out, notebook, requirements.as_deref(), extra);
+        if made.status.success() {
+            generated += 1;
+        } else {
+            let _ = fs::remove_dir_all(&out); // refused on purpose: corpus.rs checks the error
+        }
+    }
+    let output = assert_cmd::Command::new("checkov")
+        .args([
+            "--skip-download",
+            "--framework",
+            "dockerfile",
+            "--output",
+            "json",
+            "-d",
+        ])
+        .arg(all.path())
+        .timeout(Duration::from_secs(600))
+        .output()
+        .expect("checkov runs");
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("checkov's JSON:\n{}", output_text(&output)));
+    let summary = &report["summary"];
+    let failed: Vec<String> = report["results"]["failed_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{} {} in {}",
+                c["check_id"], c["check_name"], c["file_path"]
+            )
+        })
+        .collect();
+    eprintln!("{test}: {generated} Dockerfiles: {summary}");
+    assert!(generated >= 12, "only {generated} projects were generated");
+    assert_eq!(
+        summary["resource_count"], generated,
+        "checkov read every Dockerfile"
+    );
+    assert!(summary["passed"].as_u64().unwrap_or(0) > 0, "{summary}");
+    assert!(
+        failed.is_empty(),
+        "checkov failed checks:\n{}",
+        failed.join("\n")
+    );
+}
+
+/// Item 5: every Dockerfile nb2svc writes (the example both ways of training, every fixture
+/// case, every corpus notebook it converts) has zero hadolint findings, and every compose file,
+/// development and production, passes `docker compose config`. Needs no engine.
+#[test]
+fn every_generated_dockerfile_passes_hadolint_and_every_compose_file_passes_config() {
+    let test = "every_generated_dockerfile_passes_hadolint_and_every_compose_file_passes_config";
+    if !tool_or_skip(test, works("hadolint", &["--version"]), "hadolint")
+        || !tool_or_skip(
+            test,
+            works("docker", &["compose", "version"]),
+            "the docker compose plugin",
+        )
+    {
+        return;
+    }
+    let inputs = generated_inputs();
     let mut checked = 0;
     let mut findings = Vec::new();
     for (notebook, requirements, extra) in &inputs {
