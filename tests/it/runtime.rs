@@ -20,16 +20,7 @@ fn runtime_unit_tests_pass() {
         .expect("python3 runs");
     let text = output_text(&output);
     assert!(output.status.success(), "the runtime's own tests:\n{text}");
-    let ran = text
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Ran ")?
-                .split_whitespace()
-                .next()?
-                .parse::<u32>()
-                .ok()
-        })
-        .unwrap_or(0);
+    let ran = tests_ran(&text);
     assert!(ran >= 20, "the runtime's tests ran ({ran}):\n{text}");
 }
 
@@ -78,18 +69,22 @@ fn replay_unit_tests_pass() {
     let text = output_text(&output);
     assert!(output.status.success(), "the replay's tests:\n{text}");
     assert!(!text.contains("skipped"), "a replay test skipped:\n{text}");
-    let ran = text
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Ran ")?
-                .split_whitespace()
-                .next()?
-                .parse::<u32>()
-                .ok()
-        })
-        .unwrap_or(0);
+    let ran = tests_ran(&text);
     assert!(
         ran >= 11,
         "the replay's and the guards' tests ran ({ran}):\n{text}"
     );
+}
+
+/// How many tests unittest says it ran (its `Ran N tests` line), 0 if it says nothing.
+fn tests_ran(text: &str) -> u32 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }

@@ -68,6 +68,16 @@ fn recorded_file(dir: &Path, name: &str) -> PathBuf {
     dir.join("data").join(entry["path"].as_str().unwrap())
 }
 
+/// Trains the generated project in `dir` as the image build does (`python -m app.notebook`).
+fn train(python_bin: &Path, dir: &Path) {
+    let trained = Command::new(python_bin)
+        .args(["-m", "app.notebook"])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(trained.success(), "the notebook trains as a script");
+}
+
 /// The penguins example generated with `extra` arguments, and a Python with its requirements.
 fn penguins_with_venv(test: &str, extra: &[&str]) -> Option<(tempfile::TempDir, PathBuf)> {
     let example = root().join("examples/penguins");
@@ -88,12 +98,7 @@ fn penguins_service_answers_real_predictions() {
         return;
     };
     // Train as the image build does; the artifacts land in data/.
-    let trained = Command::new(&python_bin)
-        .args(["-m", "app.notebook"])
-        .current_dir(out.path())
-        .status()
-        .unwrap();
-    assert!(trained.success(), "the notebook trains as a script");
+    train(&python_bin, out.path());
     let model_file = recorded_file(out.path(), "penguins_rf");
     assert!(model_file.is_file());
     assert!(
@@ -337,12 +342,7 @@ fn penguins_service_refuses_bad_bodies_with_4xx_and_keeps_serving() {
     let Some((out, python_bin)) = penguins_with_venv(test, &[]) else {
         return;
     };
-    let trained = Command::new(&python_bin)
-        .args(["-m", "app.notebook"])
-        .current_dir(out.path())
-        .status()
-        .unwrap();
-    assert!(trained.success());
+    train(&python_bin, out.path());
     let (_server, port) = start_uvicorn(&python_bin, out.path(), &[], true);
     assert_eq!(wait_for(port, "/ready", 200, 60).0, 200);
     let good = r#""island": "Biscoe", "bill_depth_mm": 14.2, "flipper_length_mm": 217.0, "body_mass_g": 4925.0, "sex": "female""#;
