@@ -89,7 +89,9 @@ _nodes: dict[int, tuple[Any, dict[str, Any]]] = {}
 _snapshots: dict[int, tuple[Any, Any]] = {}
 _recipes: dict[int, tuple[Any, dict[str, Any]]] = {}
 # Where each named column was fitted, encoded or assigned: the cells a route cites.
-_column_fits: dict[str, dict[str, Any]] = {}
+# Keyed by (column, "encoding" or "scaling"): a scaler fitted later on a frame holding
+# an encoded column must not be cited as that column's encoder.
+_column_fits: dict[tuple[str, str], dict[str, Any]] = {}
 _assignments: dict[str, dict[str, Any]] = {}
 
 
@@ -443,9 +445,11 @@ def _note_fit(estimator: Any, data: Any) -> None:
     unknown = getattr(estimator, "handle_unknown", None)
     if unknown in _UNKNOWN_TOLERANT:
         fit["unknown"] = "ignored"
+    learnt = ("classes_", "categories_")
+    kind = "encoding" if any(hasattr(estimator, a) for a in learnt) else "scaling"
     with _lock:
         for name in names:
-            _column_fits[name] = fit
+            _column_fits[(name, kind)] = fit
 
 
 def _column_names(data: Any) -> list[str]:
@@ -686,7 +690,7 @@ def _same_column(column: str, values: Any, raw: Any) -> Optional[dict[str, Any]]
     if numeric and types.is_numeric_dtype(values):
         scale = _affine(raw, values)
         if scale is not None:
-            fit = _column_fits.get(column, {})
+            fit = _column_fits.get((column, "scaling"), {})
             return {**step, "step": "scale", "scale": scale, **_cited(fit)}
     return _lookup(column, column, values, raw)
 
@@ -763,7 +767,11 @@ def _lookup(
         "step": "lookup",
         "table": entries,
     }
-    fit = _column_fits.get(source) or _column_fits.get(column) or {}
+    fit = (
+        _column_fits.get((source, "encoding"))
+        or _column_fits.get((column, "encoding"))
+        or {}
+    )
     step.update(_cited(fit))
     if fit.get("unknown") == "ignored" and column != source:
         # One-hot with unknowns ignored: an unseen category is "not island_Dream", the
@@ -937,7 +945,7 @@ def _target(
         backward = _lookup(candidate, candidate, original, wanted)
         if forward is not None and backward is not None:
             labels = [[code, label] for label, code in forward["table"]]
-            fit = _column_fits.get(str(candidate), {})
+            fit = _column_fits.get((str(candidate), "encoding"), {})
             return {"column": _native(candidate), "labels": labels, **_cited(fit)}
     return None
 

@@ -1562,7 +1562,9 @@ def add_model_routes(
     models = predictors(state)
     if not models:
         return
-    default, state.default_because = choose_default(models, default_model)
+    default, state.default_because = choose_default(
+        models, default_model, set(state.recipes)
+    )
     state.default_model = default
     placeholders = list(app.router.routes)
     app.router.routes.clear()
@@ -1588,8 +1590,11 @@ _CHOSEN_NAME = re.compile(
 )
 
 
-def choose_default(models: dict[str, Any], planned: Optional[str]) -> tuple[str, str]:
-    """The model POST /predict answers with, and why it is that one."""
+def choose_default(
+    models: dict[str, Any], planned: Optional[str], recorded: set[str]
+) -> tuple[str, str]:
+    """The model POST /predict answers with, and why it is that one. `recorded` are the
+    models the training saved: their order is the order the notebook saved them in."""
     chosen = os.environ.get("NB2SVC_DEFAULT_MODEL")
     if chosen in models:
         return chosen, "NB2SVC_DEFAULT_MODEL names it"
@@ -1599,10 +1604,12 @@ def choose_default(models: dict[str, Any], planned: Optional[str]) -> tuple[str,
     named = [name for name in models if _CHOSEN_NAME.search(name)]
     if len(named) == 1:
         return named[0], "the notebook saved it under a name that says it chose it"
+    saved = [name for name in models if name in recorded]
+    if saved:
+        return saved[0], "the first model the notebook saved as it trained"
     if planned in models:
-        return planned, "the first model the notebook saves"
-    first = next(iter(models))
-    return first, "the first model recorded when the notebook trained"
+        return planned, "the first model the notebook loads"
+    return next(iter(models)), "the first model loaded"
 
 
 def _notebook_choice(models: dict[str, Any]) -> Optional[tuple[str, str]]:
