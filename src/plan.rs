@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod containment;
+mod credentials;
 pub mod endpoints;
 pub mod module;
 mod modules;
@@ -28,6 +29,7 @@ use crate::extract::{Dropped, ExtractedCell, Extraction};
 use crate::python::{self, ModuleFacts};
 use crate::requirements::{Merged, RequirementsSet};
 use crate::workspace::{project_path, SourceFiles};
+pub use credentials::PlannedCredential;
 pub use endpoints::Endpoint;
 
 /// Packages every generated service needs to serve.
@@ -146,6 +148,9 @@ pub struct Setting {
     pub required: bool,
     /// Where the notebook first reads it.
     pub location: Location,
+    /// A credential nb2svc took out of the code: it comes from `.env`, never from a file
+    /// the service ships.
+    pub secret: bool,
 }
 
 /// A Python file shipped in `app/` because the notebook imports it.
@@ -170,6 +175,8 @@ pub enum ModuleOrigin {
     },
     /// Copied from the notebook's folder.
     Copied { source: String },
+    /// From the notebook's folder, with the credentials its code held taken out.
+    Rewritten { source: String, contents: String },
 }
 
 /// Everything rendering needs, and everything the report shows.
@@ -208,6 +215,11 @@ pub struct ServicePlan {
     pub modules: Vec<LocalModule>,
     /// Environment variables the notebook reads.
     pub settings: Vec<Setting>,
+    /// Credentials taken out of the code, each now read from an environment variable.
+    pub credentials: Vec<PlannedCredential>,
+    /// Where the notebook loads a `.env` file (python-dotenv): the service gets its variables
+    /// from the environment instead, which compose fills from `.env`.
+    pub loads_dotenv: Option<Location>,
     /// Cells left out because they are not valid Python, with the reason.
     pub unparsed_cells: Vec<(CellRef, String)>,
     /// Statements left out because nothing the service serves depends on them: where, the
@@ -246,6 +258,9 @@ pub fn plan(
     let mut warnings = extraction.warnings.clone();
     let mut extraction = extraction;
     written::check_module_limits(&extraction.written_files)?;
+    let mut credential_names = crate::python::credentials::Names::default();
+    let mut found_credentials =
+        credentials::take_out_of_cells(&mut extraction, &mut credential_names, &mut warnings);
     let mut analysis = analyze_cells(&mut extraction.cells, options.strict, &mut warnings)?;
     let all_facts = std::mem::take(&mut analysis.facts);
     let endpoints = plan_endpoints(&extraction.cells, &all_facts, options, &mut warnings)?;
@@ -267,7 +282,8 @@ pub fn plan(
     }
     let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
 
-    let (modules, written_data) = modules::local_modules(&extraction, &facts, files, &mut warnings);
+    let (mut modules, written_data) =
+        modules::local_modules(&extraction, &facts, files, &mut warnings);
     for written in &extraction.written_files {
         containment::check_written(&written.path, &written.contents, &written.location)?;
     }
@@ -276,6 +292,12 @@ pub fn plan(
             containment::check_module(files, source)?;
         }
     }
+    found_credentials.extend(credentials::take_out_of_modules(
+        &mut modules,
+        files,
+        &mut credential_names,
+    ));
+    let credentials = credentials::by_variable(found_credentials);
 
     let path_plan = artifacts::plan_paths(
         &extraction.cells,
@@ -296,11 +318,31 @@ pub fn plan(
         &unpickled,
         options,
     )?;
-    let settings = settings::plan_settings(&extraction.cells, &facts, &mut warnings);
+    let mut settings = settings::plan_settings(&extraction.cells, &facts, &mut warnings);
+    for setting in &mut settings {
+        setting.secret = credentials.iter().any(|c| c.variable == setting.name);
+    }
+    // Kept or left out, the import says the author keeps variables in `.env`.
+    let loads_dotenv = loads_dotenv(&extraction.cells, &all_facts);
+    if let Some(location) = &loads_dotenv {
+        warnings.push(Warning::at(location.clone(), "the notebook loads a `.env` file, which the service never ships: its variables come from the environment, which docker compose fills from `.env` in the service's folder"));
+    }
     let training = training::training_cells(&extraction.cells, &facts);
     analysis.check_unparsed_needs(&facts, &names_read(&facts))?;
     let trains = training.any() || modules::imports_training_module(&facts, &modules);
     let mut train_at = options.train_at;
+    // The image must not hold a credential, so code that needs one runs where `.env` is.
+    let needed_secret = settings.iter().find(|s| s.secret && s.required);
+    if let (Some(secret), TrainAt::Build, true) = (needed_secret, train_at, trains) {
+        warnings.push(Warning::at(
+            secret.location.clone(),
+            format!(
+                "the code needs the credential `{}`, which the image must not hold: the notebook trains at service start, with the value from `.env`",
+                secret.name
+            ),
+        ));
+        train_at = TrainAt::Start;
+    }
     if !endpoints.is_empty() && train_at == TrainAt::Build && trains {
         let needed: BTreeSet<String> = endpoint_globals(&facts, &endpoints);
         let missing = training.needs_training(&needed);
@@ -401,6 +443,8 @@ pub fn plan(
         written_data,
         modules,
         settings,
+        credentials,
+        loads_dotenv,
         requirements,
         dropped: extraction.dropped,
         skipped_cells: extraction.skipped_cells,
@@ -413,6 +457,20 @@ pub fn plan(
         needs_ipython_shims,
         future_imports,
         warnings,
+    })
+}
+
+/// The first import of python-dotenv, which notebooks use to load `.env`.
+fn loads_dotenv(cells: &[ExtractedCell], facts: &[ModuleFacts]) -> Option<Location> {
+    cells.iter().zip(facts).find_map(|(cell, cell_facts)| {
+        let import = cell_facts
+            .imports
+            .iter()
+            .find(|i| i.top_level() == "dotenv")?;
+        Some(Location {
+            cell: cell.cell.clone(),
+            line: import.line + cell.line_offset,
+        })
     })
 }
 

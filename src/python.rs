@@ -13,6 +13,7 @@
 //! that change the process), `preprocessing` finds the statements that turn raw data into a
 //! model's features, and `indent` re-indents a cell without touching its string values.
 
+pub mod credentials;
 mod effects;
 mod facts;
 mod indent;

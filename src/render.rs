@@ -41,6 +41,8 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/docker-compose.prod.yaml"),
     ),
     ("dockerignore", include_str!("../templates/dockerignore")),
+    ("gitignore", include_str!("../templates/gitignore")),
+    ("env.example", include_str!("../templates/env.example")),
     ("README.md", include_str!("../templates/README.md")),
     (
         "data-README.txt",
@@ -57,6 +59,7 @@ const OUTPUTS: &[(&str, &str)] = &[
     ("docker-compose.yaml", "docker-compose.yaml"),
     ("docker-compose.prod.yaml", "docker-compose.prod.yaml"),
     ("dockerignore", ".dockerignore"),
+    ("gitignore", ".gitignore"),
     ("README.md", "README.md"),
     ("data-README.txt", "data/README.txt"),
 ];
@@ -102,7 +105,14 @@ pub fn generated_paths() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(VERBATIM)
         .map(|(_, output)| *output)
-        .chain(["requirements.txt"])
+        .chain(["requirements.txt", ENV_EXAMPLE])
+}
+
+/// The file that lists the variables `.env` must give, with no value.
+const ENV_EXAMPLE: &str = ".env.example";
+
+fn view_needs_env_example(plan: &ServicePlan) -> bool {
+    !plan.credentials.is_empty() || plan.loads_dotenv.is_some()
 }
 
 /// What a generated file holds.
@@ -200,6 +210,19 @@ struct SettingView {
     meaning: String,
 }
 
+/// A credential taken out of the code, for the README and `.env.example`.
+#[derive(Serialize)]
+struct CredentialView {
+    /// `A-Z`, digits and `_` only (see `python::credentials`).
+    variable: String,
+    /// Markdown: where and how it was written.
+    origin: String,
+    /// The service's code reads it, so it will not start without it.
+    needed: bool,
+    /// Whether the service needs it, for people.
+    need: &'static str,
+}
+
 /// An endpoint with its curl body quoted for a POSIX shell.
 #[derive(Serialize)]
 struct EndpointView<'a> {
@@ -275,6 +298,16 @@ pub struct ServiceView<'a> {
     setting_defaults: String,
     /// Python dict literal of required settings and where each is read.
     required_settings: String,
+    /// Python dict literal of the credentials the code needs and where each was written.
+    secret_settings: String,
+    /// The code reads a credential back from `os.environ`: `notebook.py` imports `os`.
+    reads_credentials: bool,
+    /// Credentials taken out of the code: README rows and `.env.example` lines.
+    credentials: Vec<CredentialView>,
+    /// The compose files read `.env` (credentials, or a notebook that loads `.env`).
+    env_file: bool,
+    /// Where the notebook loads `.env`, for people.
+    loads_dotenv: Option<String>,
     /// Python dict literal: the author's container folders -> the folders of `data/` serving
     /// them; empty when the project's Docker files place none.
     container_mounts: String,
@@ -313,6 +346,17 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
             content: Content::Text(text),
         });
     }
+    // Only a service with credentials or a `.env` of the notebook's has variables to list.
+    if view_needs_env_example(plan) {
+        let text = templates
+            .tera
+            .render("env.example", &context)
+            .context("rendering template `env.example`")?;
+        files.push(OutputFile {
+            path: ENV_EXAMPLE.to_string(),
+            content: Content::Text(text),
+        });
+    }
     for (path, text) in &templates.verbatim {
         files.push(OutputFile {
             path: path.to_string(),
@@ -327,6 +371,7 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
         let content = match &module.origin {
             ModuleOrigin::Writefile { contents, .. } => Content::Text(contents.clone()),
             ModuleOrigin::Copied { source } => Content::CopyOf(source.clone()),
+            ModuleOrigin::Rewritten { contents, .. } => Content::Text(contents.clone()),
         };
         files.push(OutputFile {
             path: format!("app/{}", module.path),
@@ -389,10 +434,37 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
     let required_settings = python_dict(
         plan.settings
             .iter()
-            .filter(|s| s.required)
+            .filter(|s| s.required && !s.secret)
             .map(|s| (s.name.clone(), s.location.to_string()))
             .collect(),
     );
+    let secret_settings = python_dict(
+        plan.settings
+            .iter()
+            .filter(|s| s.required && s.secret)
+            .map(|s| (s.name.clone(), s.location.to_string()))
+            .collect(),
+    );
+    let credentials: Vec<CredentialView> = plan
+        .credentials
+        .iter()
+        .map(|c| {
+            let needed = plan
+                .settings
+                .iter()
+                .any(|s| s.secret && s.required && s.name == c.variable);
+            CredentialView {
+                variable: c.variable.clone(),
+                origin: format!("{} in {}", c.written_as, c.place),
+                needed,
+                need: match (needed, c.read_back) {
+                    (true, _) => "yes",
+                    (false, true) => "no: only statements the service leaves out read it",
+                    (false, false) => "no: the code only put it in the environment, for libraries that read it there",
+                },
+            }
+        })
+        .collect();
     let compose_settings = plan
         .settings
         .iter()
@@ -407,6 +479,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         .map(|s| SettingView {
             name: s.name.clone(),
             default: match (&s.default, s.required) {
+                _ if s.secret => "none: from `.env`".into(),
                 (Some(value), _) => escape::markdown_code(value),
                 (None, true) => "none: required".into(),
                 (None, false) => "none (`None` in the code)".into(),
@@ -414,7 +487,9 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             meaning: format!(
                 "Read by the notebook in {}{}.",
                 s.location,
-                if s.default_from_nb2svc {
+                if s.secret {
+                    "; a credential that was written in the code (see \"Credentials\")"
+                } else if s.default_from_nb2svc {
                     "; it names a path the notebook writes, so nb2svc gives it a default (a folder in the notebook's folder)"
                 } else {
                     ""
@@ -534,6 +609,11 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         compose_settings,
         setting_defaults,
         required_settings,
+        secret_settings,
+        reads_credentials: plan.credentials.iter().any(|c| c.read_back),
+        env_file: view_needs_env_example(plan),
+        loads_dotenv: plan.loads_dotenv.as_ref().map(|l| l.to_string()),
+        credentials,
         container_mounts: if plan.container_mounts.is_empty() {
             String::new()
         } else {

@@ -92,7 +92,14 @@ pub fn human(
     for step in &plan.preprocessing {
         writeln!(w, "  preprocessing {}: {}", step.location, step.description)?;
     }
-    for setting in &plan.settings {
+    for credential in &plan.credentials {
+        writeln!(
+            w,
+            "  credential    {}: {} in {}, taken out of the code (give it in .env)",
+            credential.variable, credential.written_as, credential.place
+        )?;
+    }
+    for setting in plan.settings.iter().filter(|s| !s.secret) {
         let default = match (&setting.default, setting.required) {
             (Some(value), _) => format!("default {value:?}"),
             (None, true) => "required".into(),

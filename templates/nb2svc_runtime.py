@@ -307,12 +307,17 @@ def _mapping_both(real: Any) -> Any:
     return mapped
 
 
-def apply_settings(defaults: dict[str, str], required: dict[str, str]) -> None:
+def apply_settings(
+    defaults: dict[str, str],
+    required: dict[str, str],
+    secrets: Optional[dict[str, str]] = None,
+) -> None:
     """Sets unset settings to their defaults; a missing required one fails at once.
 
     `defaults` are settings the notebook reads with no default but that name a path it
     writes; `required` maps each other setting to where the notebook reads it, so that
-    the failure names the cell rather than surfacing later as a KeyError.
+    the failure names the cell rather than surfacing later as a KeyError. `secrets` maps
+    each credential nb2svc took out of the code to where it was written.
     """
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
@@ -321,6 +326,13 @@ def apply_settings(defaults: dict[str, str], required: dict[str, str]) -> None:
         "environment (docker-compose.yaml lists it)"
         for name, where in required.items()
         if name not in os.environ
+    ]
+    missing += [
+        f"credential {name} is not set: {where} had it written in the code, which "
+        "nb2svc replaced by a read of the environment; give it in .env "
+        "(see .env.example)"
+        for name, where in (secrets or {}).items()
+        if not os.environ.get(name)
     ]
     if missing:
         raise RuntimeError("\n".join(missing))

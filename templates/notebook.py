@@ -12,6 +12,9 @@ Run it as a script to train and write the artifacts: `python -m app.notebook`.
 {{ line }}
 {%- endfor %}
 
+{%- if service.reads_credentials %}
+import os
+{% endif %}
 from app import nb2svc_runtime as _nb2svc
 {%- for shim in service.shims %}
 from app.nb2svc_runtime import {{ shim }}
@@ -26,7 +29,16 @@ _nb2svc.enter_notebook_folder({{ service.notebook_subdir | py_string }})
 # The notebook ran in its author's container: its paths there are served from data/.
 _nb2svc.map_container_paths({{ service.container_mounts }})
 {%- endif %}
+{%- if service.secret_settings != "{}" %}
+_nb2svc.apply_settings(
+    defaults={{ service.setting_defaults }},
+    required={{ service.required_settings }},
+    # Credentials the notebook had written in its code: they come from .env (.env.example).
+    secrets={{ service.secret_settings }},
+)
+{%- else %}
 _nb2svc.apply_settings(defaults={{ service.setting_defaults }}, required={{ service.required_settings }})
+{%- endif %}
 # True when training runs (the image build, or NB2SVC_TRAIN_AT=start): the runtime then records
 # every artifact the cells save in data/.nb2svc/manifest.json, which the service loads.
 _nb2svc_training = _nb2svc.training()

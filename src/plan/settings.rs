@@ -45,6 +45,7 @@ pub(super) fn plan_settings(
                     default_from_nb2svc: false,
                     required: false,
                     location: location.clone(),
+                    secret: false,
                 });
             if setting.default.is_none() && !setting.default_from_nb2svc {
                 setting.default = read.default.clone();

@@ -307,7 +307,13 @@ impl Finder<'_, '_> {
         if self.handled_opens.contains(&call.range().start()) {
             return;
         }
-        if let Some(rule) = self.context.rule_for(call) {
+        if let Some((path, access)) = pathlib_file_call(call) {
+            let index = self.push(self.written(&call.func), path, access);
+            if access == Read {
+                let assigned = self.context.assigned.get(&call.range().start()).cloned();
+                self.calls[index].target = assigned;
+            }
+        } else if let Some(rule) = self.context.rule_for(call) {
             let Some(argument) = argument(call, rule.path_index, rule.path_keywords) else {
                 return;
             };
@@ -552,6 +558,21 @@ fn dotted_name(expr: &Expr) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// `path.read_text()`, `.read_bytes()`, `.write_text(...)`, `.write_bytes(...)`: pathlib's
+/// whole-file methods, whose receiver is the path. The names are pathlib's own, so any
+/// receiver is taken for a path (a heuristic; `zipfile.Path` has them too, with paths as well).
+fn pathlib_file_call(call: &ExprCall) -> Option<(&Expr, PathAccess)> {
+    let Expr::Attribute(attribute) = call.func.as_ref() else {
+        return None;
+    };
+    let access = match attribute.attr.as_str() {
+        "read_text" | "read_bytes" => Read,
+        "write_text" | "write_bytes" => Write,
+        _ => return None,
+    };
+    Some((attribute.value.as_ref(), access))
 }
 
 /// The positional argument at `index`, or the first of `keywords` given by name.
@@ -950,6 +971,23 @@ mod tests {
             crate::python::analyze_with("df = pd.read_csv(f'{DATA_DIR}/x.csv')", &inherited)
                 .unwrap();
         assert_eq!(second.path_calls[0].values, strings(&["data/x.csv"]));
+    }
+
+    #[test]
+    fn pathlib_whole_file_methods_read_and_write_their_receiver() {
+        assert_eq!(
+            summary("text = Path('data/notes.txt').read_text()"),
+            one(
+                "Path('data/notes.txt').read_text",
+                "data/notes.txt",
+                Read,
+                None,
+                Some("text")
+            )
+        );
+        let found = summary("base = Path('out')\n(base / 'log.txt').write_text('done')");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].1.as_str(), found[0].2), ("out/log.txt", Write));
     }
 
     #[test]

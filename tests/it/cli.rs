@@ -373,5 +373,7 @@ fn a_newline_in_the_notebook_name_adds_no_dockerfile_line() {
 
 /// Containment (issue 9): nothing from outside the project, and no secret, is shipped.
 mod containment;
+/// Credentials in the code (issue 9): read from the environment, never shipped.
+mod credentials;
 /// Hostile input (issue 9): deep nesting, colliding `%%writefile` targets, unbounded inputs.
 mod hostile;

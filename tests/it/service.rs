@@ -468,3 +468,48 @@ fn penguins_service_refuses_bad_bodies_with_4xx_and_keeps_serving() {
     let sent: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
     assert!(sent > 20, "the load run sent {sent} bad bodies");
 }
+
+/// A credential nb2svc took out of the code comes from the environment: without it the
+/// service says which variable and cell at `/ready`; with it, it answers.
+#[test]
+fn a_credential_comes_from_the_environment_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = [
+        "import math\nAPI_KEY = 'a8f5f167f44f4964e6c998dee827110c'\n",
+        "def predict(x: float) -> dict:\n    # nb2svc: endpoint\n    return {'y': math.floor(x), 'key_length': len(API_KEY)}\n",
+    ];
+    let cells: Vec<Value> = cells
+        .iter()
+        .map(|source| json!({"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": null}))
+        .collect();
+    let notebook = dir.path().join("keyed.ipynb");
+    let json = json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
+    fs::write(&notebook, json.to_string()).unwrap();
+    let out = generate(&notebook, None, &[]);
+    let Some(python_bin) = venv_or_skip(
+        "a_credential_comes_from_the_environment_at_start",
+        &out.path().join("requirements.txt"),
+    ) else {
+        return;
+    };
+    let (server, port) = start_uvicorn(&python_bin, out.path(), &[("API_KEY", "".as_ref())], true);
+    let (status, body) = wait_for(port, "/ready", 503, 60);
+    assert_eq!(status, 503, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("credential API_KEY is not set: cell 1, line 2 had it written in the code")
+            && error.contains(".env.example"),
+        "{error}"
+    );
+    drop(server);
+
+    let key = "0123456789abcdef".as_ref();
+    let (_server, port) = start_uvicorn(&python_bin, out.path(), &[("API_KEY", key)], false);
+    assert_eq!(wait_for(port, "/ready", 200, 60).0, 200);
+    assert_eq!(
+        post(port, "/predict", &json!({"x": 2.5})),
+        (200, json!({"y": 2, "key_length": 16}))
+    );
+}

@@ -201,6 +201,11 @@ fn reading_a_secret_by_name_is_an_error_that_says_what_to_do() {
             "`credentials*.json`",
         ),
         (
+            "from pathlib import Path\nk = Path('id_rsa').read_text()\n",
+            "id_rsa",
+            "`id_rsa*`",
+        ),
+        (
             "x = open('.aws/config').read()\n",
             ".aws/config",
             "anything under `.aws/`",
