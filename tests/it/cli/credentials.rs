@@ -160,6 +160,14 @@ fn credentials_in_the_code_become_environment_reads_and_never_leave_the_notebook
         assert_eq!(env_file["path"], ".env", "{file}");
         assert_eq!(env_file["required"], false, "{file}");
     }
+    // Compose accepts the files with no `.env` yet (it is optional; the service says what is
+    // missing when it starts).
+    if works("docker", &["compose", "version"]) {
+        for file in ["docker-compose.yaml", "docker-compose.prod.yaml"] {
+            let findings = crate::support::compose_config_findings(&out, file);
+            assert_eq!(findings, None, "{file}");
+        }
+    }
     let gitignore = fs::read_to_string(out.join(".gitignore")).unwrap();
     assert!(gitignore.lines().any(|l| l == ".env"), "{gitignore}");
     let dockerignore = fs::read_to_string(out.join(".dockerignore")).unwrap();
