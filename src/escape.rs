@@ -191,6 +191,80 @@ pub fn shell_single_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// Prose re-flowed to 88 columns (ruff's and black's line length), paragraph by paragraph:
+/// a generated docstring holding a long notebook name still passes the linter. A word longer
+/// than the line stands alone, which the linter accepts.
+pub fn wrapped_prose(text: &str) -> String {
+    wrapped(text, 0)
+}
+
+/// Like [`wrapped_prose`], for a docstring's text: its first line follows the opening `"""`.
+pub fn wrapped_docstring(text: &str) -> String {
+    wrapped(text, 3)
+}
+
+/// The line length of the generated Python: ruff's and black's default.
+const WIDTH: usize = 88;
+
+fn wrapped(text: &str, first_line_taken: usize) -> String {
+    let mut out = Vec::new();
+    let mut taken = first_line_taken;
+    for paragraph in text.split("\n\n") {
+        let mut lines: Vec<String> = Vec::new();
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            let width = if lines.is_empty() {
+                WIDTH - taken
+            } else {
+                WIDTH
+            };
+            let fits = line.is_empty() || line.chars().count() + 1 + word.chars().count() <= width;
+            if !fits {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+        out.push(lines.join("\n"));
+        taken = 0;
+    }
+    out.join("\n\n")
+}
+
+/// A Python string literal as a call's keyword argument, `prefix` columns into its line
+/// (`    description=`), formatted as ruff formats it: one literal when the line fits, else
+/// parenthesised pieces split at spaces, one per line at `prefix`'s indent plus four.
+pub fn python_string_argument(text: &str, prefix: usize, indent: usize) -> String {
+    let whole = python_string(text);
+    if prefix + whole.chars().count() < WIDTH {
+        return whole;
+    }
+    let room = WIDTH - indent - 2;
+    let mut pieces: Vec<String> = Vec::new();
+    let mut piece = String::new();
+    for word in text.split_inclusive(' ') {
+        if !piece.is_empty() && python_string(&format!("{piece}{word}")).chars().count() > room {
+            pieces.push(std::mem::take(&mut piece));
+        }
+        piece.push_str(word);
+    }
+    pieces.push(piece);
+    let pad = " ".repeat(indent);
+    let lines: Vec<String> = pieces
+        .iter()
+        .map(|p| format!("{pad}{}", python_string(p)))
+        .collect();
+    format!("(\n{}\n{})", lines.join("\n"), " ".repeat(indent - 4))
+}
+
+/// A TOML basic string: JSON's escapes (`\"`, `\\`, `\n`, `\uXXXX`) are TOML's too.
+pub fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string())
+}
+
 /// One escaping function: the text as it must be written in its context.
 type Escape = fn(&str) -> String;
 
@@ -208,6 +282,9 @@ const FILTERS: &[(&str, Escape)] = &[
     ("md_cell", markdown_table_cell),
     ("sh_quote", shell_single_quoted),
     ("text_line", one_line),
+    ("wrap", wrapped_prose),
+    ("wrap_docstring", wrapped_docstring),
+    ("toml_string", toml_string),
 ];
 
 /// Registers every escaping filter. A number is escaped as its text; anything else that is not
@@ -230,6 +307,18 @@ pub fn register(tera: &mut Tera) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prose_is_wrapped_at_88_columns_by_paragraph() {
+        let text = format!("{} end\n\nnext", "word ".repeat(30));
+        let wrapped = wrapped_prose(&text);
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 88),
+            "{wrapped}"
+        );
+        assert!(wrapped.ends_with("end\n\nnext"), "{wrapped}");
+        assert_eq!(wrapped_prose(&"x".repeat(100)), "x".repeat(100));
+    }
 
     #[test]
     fn docstrings_cannot_be_closed() {

@@ -32,6 +32,8 @@ Matching by name and value is a heuristic: a column renamed, or rows re-indexed 
 model's own features.
 """
 
+from __future__ import annotations
+
 import ast
 import copy
 import functools
@@ -41,7 +43,7 @@ import math
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 log = logging.getLogger("nb2svc")
 
@@ -255,7 +257,7 @@ def _note_assignment(column: str, where: tuple[str, int]) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _parsed(filename: str) -> Optional[tuple[ast.Module, str]]:
+def _parsed(filename: str) -> tuple[ast.Module, str] | None:
     source = "".join(linecache.getlines(_real_file(filename)))
     try:
         return ast.parse(source), source
@@ -263,7 +265,7 @@ def _parsed(filename: str) -> Optional[tuple[ast.Module, str]]:
         return None
 
 
-def _assignment_at(filename: str, line: int, column: str) -> Optional[dict[str, str]]:
+def _assignment_at(filename: str, line: int, column: str) -> dict[str, str] | None:
     parsed = _parsed(filename)
     if parsed is None:
         return None
@@ -470,7 +472,7 @@ def _remember(result: Any, node: dict[str, Any]) -> None:
         _nodes[key] = (held, node)
 
 
-def _node_of(data: Any) -> Optional[dict[str, Any]]:
+def _node_of(data: Any) -> dict[str, Any] | None:
     """How `data` came to be, as far as it was watched."""
     with _lock:
         held = _nodes.get(id(data))
@@ -483,7 +485,7 @@ def _node_of(data: Any) -> Optional[dict[str, Any]]:
     return None
 
 
-def recipe_for(obj: Any) -> Optional[dict[str, Any]]:
+def recipe_for(obj: Any) -> dict[str, Any] | None:
     """The recipe recorded when `obj` was fitted, if it was fitted in this process."""
     with _lock:
         held = _recipes.get(id(obj))
@@ -554,7 +556,7 @@ def _resolve_frame(data: Any) -> dict[str, Any]:
         raise _Untraceable("the model's input is not a pandas frame")
     if not frame.index.is_unique:
         raise _Untraceable("the model's input has repeated row labels")
-    best: Optional[tuple[int, dict[str, Any], list[str]]] = None
+    best: tuple[int, dict[str, Any], list[str]] | None = None
     with _lock:
         raws = list(reversed(_raw_frames))
     for raw in raws:
@@ -645,7 +647,7 @@ def _matched_by_values(frame: Any, source: Any) -> Any:
     # Rows not found keep a label no raw row has: positions must stay the model's.
     labels = [
         label if hit else f"nb2svc-unmatched-{position}"
-        for position, (label, hit) in enumerate(zip(found.to_numpy(), matched))
+        for position, (label, hit) in enumerate(zip(found.to_numpy(), matched))  # noqa: B905 - equal lengths; strict= needs 3.10
     ]
     if matched.all():
         labels = pandas.Index(labels).astype(source.index.dtype)
@@ -656,7 +658,7 @@ def _matched_by_values(frame: Any, source: Any) -> Any:
 
 def _resolve_column(
     column: Any, trained: Any, original: Any, done: list[dict[str, Any]]
-) -> Optional[dict[str, Any]]:
+) -> dict[str, Any] | None:
     if not isinstance(column, str):
         return None
     values = trained[column]
@@ -680,7 +682,7 @@ def _resolve_column(
     return _expression(column, values, original, done)
 
 
-def _same_column(column: str, values: Any, raw: Any) -> Optional[dict[str, Any]]:
+def _same_column(column: str, values: Any, raw: Any) -> dict[str, Any] | None:
     from pandas.api import types
 
     step = {"name": column, "from": column}
@@ -713,7 +715,7 @@ def _equal(values: Any, raw: Any) -> bool:
     return bool((same | both_missing).all())
 
 
-def _affine(raw: Any, values: Any) -> Optional[list[float]]:
+def _affine(raw: Any, values: Any) -> list[float] | None:
     """[a, b] with values = a * raw + b on every row where both are known."""
     import numpy
 
@@ -731,9 +733,7 @@ def _affine(raw: Any, values: Any) -> Optional[list[float]]:
     return [float(a), float(b)]
 
 
-def _lookup(
-    source: str, column: str, values: Any, raw: Any
-) -> Optional[dict[str, Any]]:
+def _lookup(source: str, column: str, values: Any, raw: Any) -> dict[str, Any] | None:
     """The column as a function of one raw column's categories, if it is one."""
     import pandas
     from pandas.api import types
@@ -758,7 +758,7 @@ def _lookup(
     table = pairs.drop_duplicates("raw")
     entries = [
         [_native(key), _native(value)]
-        for key, value in zip(table["raw"], table["value"])
+        for key, value in zip(table["raw"], table["value"])  # noqa: B905 - equal lengths; strict= needs 3.10
     ]
     entries.sort(key=lambda entry: str(entry[0]))
     step: dict[str, Any] = {
@@ -785,7 +785,7 @@ def _lookup(
 
 def _expression(
     column: str, values: Any, original: Any, done: list[dict[str, Any]]
-) -> Optional[dict[str, Any]]:
+) -> dict[str, Any] | None:
     """A column the notebook computed with `frame[column] = expression`, if evaluating
     that expression again, on the raw columns and the features found so far, gives the
     same values on every row, and on single rows too."""
@@ -912,7 +912,7 @@ def _request_columns(raw: Any, features: list[dict[str, Any]], rows: Any) -> lis
 
 def _target(
     model: Any, raw: Any, rows: Any, target: Any, columns: list[dict[str, Any]]
-) -> Optional[dict[str, Any]]:
+) -> dict[str, Any] | None:
     """The raw column the model learnt to predict, and its labels per class."""
     import numpy
     import pandas

@@ -21,6 +21,8 @@ notebook cell and line that caused them. It depends only on the standard library
 numpy, pandas, pydantic and the model libraries are imported only when needed.
 """
 
+from __future__ import annotations
+
 import builtins
 import functools
 import hashlib
@@ -37,7 +39,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 # A container has no display: plots go to a non-interactive backend, set before the
 # notebook's code can import matplotlib.
@@ -129,7 +131,7 @@ def to_jsonable(value: Any) -> Any:
 _CELL_MARKER = re.compile(r"^\s*# %% cell (\d+)(?: \(id ([^)]*)\))?, line (\d+)\b")
 
 
-def notebook_location(filename: str, lineno: int) -> Optional[dict[str, Any]]:
+def notebook_location(filename: str, lineno: int) -> dict[str, Any] | None:
     """Maps a line of notebook.py to the notebook cell and line it came from."""
     try:
         lines = Path(filename).read_text(encoding="utf-8").splitlines()
@@ -200,7 +202,7 @@ def scrub_paths(text: str) -> str:
 
 # --- The notebook's folder and settings -----------------------------------------------
 
-_notebook_folder: Optional[Path] = None
+_notebook_folder: Path | None = None
 
 
 def enter_notebook_folder(subdir: str) -> Path:
@@ -310,7 +312,7 @@ def _mapping_both(real: Any) -> Any:
 def apply_settings(
     defaults: dict[str, str],
     required: dict[str, str],
-    secrets: Optional[dict[str, str]] = None,
+    secrets: dict[str, str] | None = None,
 ) -> None:
     """Sets unset settings to their defaults; a missing required one fails at once.
 
@@ -484,7 +486,7 @@ def _from_notebook_frames(tb: Any) -> Any:
     return tb
 
 
-def _missing_file_hint(error: BaseException) -> Optional[str]:
+def _missing_file_hint(error: BaseException) -> str | None:
     """For a relative file the notebook reads but the service lacks: how to ship it."""
     if not isinstance(error, (FileNotFoundError, IsADirectoryError)):
         return None
@@ -757,7 +759,7 @@ def _opening_with_parent(real: Any) -> Any:
     return opening
 
 
-def _path_of(target: Any) -> Optional[Path]:
+def _path_of(target: Any) -> Path | None:
     """The local path a path argument names (a container path as served from data/);
     None for a file object, a fd or a URL."""
     if isinstance(target, (str, bytes, os.PathLike)):
@@ -885,19 +887,19 @@ def _attribute(obj: Any, name: str) -> Any:
         return None
 
 
-def _features(obj: Any) -> Optional[list[str]]:
+def _features(obj: Any) -> list[str] | None:
     names = _attribute(obj, "feature_names_in_")
     return None if names is None else [str(name) for name in names]
 
 
-def _n_features(obj: Any) -> Optional[int]:
+def _n_features(obj: Any) -> int | None:
     try:
         return int(_attribute(obj, "n_features_in_"))
     except (TypeError, ValueError):
         return None
 
 
-def _classes(obj: Any) -> Optional[list[Any]]:
+def _classes(obj: Any) -> list[Any] | None:
     classes = _attribute(obj, "classes_")
     jsonable = None if classes is None else to_jsonable(classes)
     return jsonable if isinstance(jsonable, list) else None
@@ -1113,7 +1115,7 @@ class ServiceState:
 
     def __init__(self) -> None:
         self.ready = False
-        self.failure: Optional[dict[str, Any]] = None
+        self.failure: dict[str, Any] | None = None
         self.notebook: Any = None
         self.artifacts: dict[str, Any] = {}
         # Which file each artifact came from, so /models shows exactly what is served.
@@ -1121,10 +1123,10 @@ class ServiceState:
         # How each model's raw inputs become its features, as recorded when it trained.
         self.recipes: dict[str, dict[str, Any]] = {}
         self.replays: dict[str, Any] = {}
-        self.default_model: Optional[str] = None
+        self.default_model: str | None = None
         self.default_because = ""
 
-    def run_setup(self, setup: Callable[["ServiceState"], None]) -> None:
+    def run_setup(self, setup: Callable[[ServiceState], None]) -> None:
         """Runs `setup` once; a failure is kept for /ready, not crashing the process."""
         try:
             setup(self)
@@ -1137,7 +1139,7 @@ class ServiceState:
                 "nb2svc: setup failed: %s\n%s", self.failure, traceback.format_exc()
             )
 
-    def start(self, setup: Callable[["ServiceState"], None]) -> threading.Thread:
+    def start(self, setup: Callable[[ServiceState], None]) -> threading.Thread:
         """Runs the setup in the background so /health answers while it works."""
         thread = threading.Thread(
             target=self.run_setup, args=(setup,), name="nb2svc-setup", daemon=True
@@ -1241,7 +1243,7 @@ def _load_into(
     name: str,
     path: Path,
     entry: dict[str, Any],
-    shown: Optional[str] = None,
+    shown: str | None = None,
 ) -> None:
     digest, size = _digest(path)
     with warnings.catch_warnings(record=True) as caught:
@@ -1268,7 +1270,7 @@ def _load_into(
     }
 
 
-def _deserialize(path: Path, serializer: str, type_name: Optional[str] = None) -> Any:
+def _deserialize(path: Path, serializer: str, type_name: str | None = None) -> Any:
     """Reads an artifact the way the notebook wrote it."""
     return _LOADERS.get(serializer, _load_pickle)(path, type_name or "")
 
@@ -1398,14 +1400,14 @@ def feature_hints(model: Any):
         columns = [column for column in columns if isinstance(column, str)]
         known = getattr(estimator, "categories_", None)
         if known is not None and len(known) == len(columns):
-            for column, values in zip(columns, known):
+            for column, values in zip(columns, known):  # noqa: B905 - equal lengths; strict= needs 3.10
                 categories[column] = [
                     str(value) for value in values if isinstance(value, str)
                 ]
         for attribute in ("mean_", "statistics_"):
             values = getattr(estimator, attribute, None)
             if values is not None and len(values) == len(columns):
-                for column, value in zip(columns, values):
+                for column, value in zip(columns, values):  # noqa: B905 - equal lengths; strict= needs 3.10
                     try:
                         typical.setdefault(column, round(float(value), 3))
                     except (TypeError, ValueError):
@@ -1481,7 +1483,7 @@ def request_model_for(name: str, model: Any, replay: Any = None):
 FAST_PREDICTION_SECONDS = 0.02
 
 
-def replay_for(name: str, recipe: Optional[dict[str, Any]]) -> Any:
+def replay_for(name: str, recipe: dict[str, Any] | None) -> Any:
     """The replay of a model's preprocessing, or None (the route takes its features)."""
     if recipe is None:
         return None
@@ -1519,14 +1521,17 @@ def predict_route(name: str, model: Any, replay: Any = None):
 
     if _is_fast(model, features_of(example)):
 
-        async def predict(body: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        async def predict(body: Any) -> dict[str, Any]:
             return answer(body)
 
     else:
 
-        def predict(body: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        def predict(body: Any) -> dict[str, Any]:
             return answer(body)
 
+    # The body's model exists only here; FastAPI reads it from the annotations, which
+    # this module's `from __future__ import annotations` would otherwise leave as text.
+    predict.__annotations__ = {"body": request_model, "return": dict[str, Any]}
     return predict
 
 
@@ -1567,9 +1572,7 @@ def predictors(state: ServiceState) -> dict[str, Any]:
     return {name: model for name, model in models.items() if model is not None}
 
 
-def add_model_routes(
-    app: Any, state: ServiceState, default_model: Optional[str]
-) -> None:
+def add_model_routes(app: Any, state: ServiceState, default_model: str | None) -> None:
     """Adds `POST /predict/NAME` per model, and `/predict` for the default, first."""
     models = predictors(state)
     if not models:
@@ -1603,7 +1606,7 @@ _CHOSEN_NAME = re.compile(
 
 
 def choose_default(
-    models: dict[str, Any], planned: Optional[str], recorded: set[str]
+    models: dict[str, Any], planned: str | None, recorded: set[str]
 ) -> tuple[str, str]:
     """The model POST /predict answers with, and why it is that one. `recorded` are the
     models the training saved: their order is the order the notebook saved them in."""
@@ -1624,7 +1627,7 @@ def choose_default(
     return next(iter(models)), "the first model loaded"
 
 
-def _notebook_choice(models: dict[str, Any]) -> Optional[tuple[str, str]]:
+def _notebook_choice(models: dict[str, Any]) -> tuple[str, str] | None:
     """The model the notebook's own registry names: by name, file name or stem."""
     try:
         choice = json.loads(CHOICE_FILE.read_text(encoding="utf-8"))

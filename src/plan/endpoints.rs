@@ -8,6 +8,7 @@
 
 use ruff_python_ast::{Expr, UnaryOp};
 use ruff_python_parser::parse_expression;
+use ruff_text_size::Ranged;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -33,6 +34,10 @@ pub struct Endpoint {
     pub summary: String,
     /// A request body that validates, for the README's curl example.
     pub example: Value,
+    /// The `typing` names the fields use, sorted: `main.py` imports exactly these.
+    pub typing_names: Vec<String>,
+    /// A field is declared with pydantic's `Field` (an alias).
+    pub uses_field: bool,
 }
 
 /// Fields that would shadow pydantic's own `BaseModel` attributes get a trailing `_` and an alias.
@@ -104,6 +109,8 @@ pub fn endpoint(
         line: function.line + line_offset,
     };
     let mut fields = Vec::new();
+    let mut typing_names = std::collections::BTreeSet::new();
+    let mut uses_field = false;
     let mut example = serde_json::Map::new();
     for param in &function.params {
         if matches!(param.kind, ParamKind::VarArgs | ParamKind::VarKeywords) {
@@ -142,10 +149,12 @@ pub fn endpoint(
         let literal_default = param.default.as_deref().and_then(literal_json);
         let (field_annotation, default) = match (&param.default, &literal_default) {
             (None, _) => (annotation.clone(), None),
-            (Some(text), Some(_)) => (annotation.clone(), Some(text.clone())),
+            (Some(text), Some(value)) => (annotation.clone(), Some(default_text(text, value))),
             // The function's own default applies: the field is left unset.
             (Some(_), None) => (format!("Optional[{annotation}]"), Some("None".to_string())),
         };
+        let (field_annotation, used) = normalized_annotation(&field_annotation);
+        typing_names.extend(used);
         let field_name = if BASEMODEL_ATTRIBUTES.contains(&param.name.as_str()) {
             format!("{}_", param.name)
         } else {
@@ -165,6 +174,7 @@ pub fn endpoint(
                 )
             }
         };
+        uses_field |= field_name != param.name;
         fields.push(declaration);
         example.insert(
             param.name.clone(),
@@ -185,6 +195,89 @@ pub fn endpoint(
         cell: cell.to_string(),
         summary,
         example: Value::Object(example),
+        typing_names: typing_names.into_iter().map(str::to_string).collect(),
+        uses_field,
+    }
+}
+
+/// `typing`'s names that the builtins replace since Python 3.9 (PEP 585).
+const BUILTIN_GENERICS: &[(&str, &str)] = &[
+    ("List", "list"),
+    ("Dict", "dict"),
+    ("Tuple", "tuple"),
+    ("Set", "set"),
+    ("FrozenSet", "frozenset"),
+];
+
+/// An annotation as `main.py` writes it, in the formatter's style, and the `typing` names it
+/// then needs: `List[ int ]` becomes `list[int]`, `typing.Optional['a']` becomes
+/// `Optional["a"]` (imported by name). The annotation passed [`is_json_type`], so it is made
+/// of names, subscripts, tuples, `|` and literals only.
+fn normalized_annotation(annotation: &str) -> (String, Vec<&'static str>) {
+    let Ok(parsed) = parse_expression(annotation) else {
+        return (annotation.to_string(), Vec::new());
+    };
+    let mut used = Vec::new();
+    let text = print_annotation(parsed.expr(), annotation, &mut used);
+    (text.unwrap_or_else(|| annotation.to_string()), used)
+}
+
+fn print_annotation(expr: &Expr, source: &str, used: &mut Vec<&'static str>) -> Option<String> {
+    let name = |name: &str, used: &mut Vec<&'static str>| -> String {
+        if let Some((_, builtin)) = BUILTIN_GENERICS.iter().find(|(alias, _)| *alias == name) {
+            return builtin.to_string();
+        }
+        if let Some(typing) = ["Any", "Optional", "Union", "Literal"]
+            .into_iter()
+            .find(|typing| *typing == name)
+        {
+            used.push(typing);
+        }
+        name.to_string()
+    };
+    Some(match expr {
+        Expr::Name(n) => name(n.id.as_str(), used),
+        // `typing.Optional`: the module is not imported in `main.py`, the name is.
+        Expr::Attribute(attribute) => name(attribute.attr.as_str(), used),
+        Expr::Subscript(subscript) => {
+            let value = print_annotation(&subscript.value, source, used)?;
+            let inner = match subscript.slice.as_ref() {
+                Expr::Tuple(tuple) => tuple
+                    .elts
+                    .iter()
+                    .map(|e| print_annotation(e, source, used))
+                    .collect::<Option<Vec<_>>>()?
+                    .join(", "),
+                other => print_annotation(other, source, used)?,
+            };
+            format!("{value}[{inner}]")
+        }
+        Expr::Tuple(tuple) => {
+            let items = tuple
+                .elts
+                .iter()
+                .map(|e| print_annotation(e, source, used))
+                .collect::<Option<Vec<_>>>()?;
+            format!("({})", items.join(", "))
+        }
+        Expr::BinOp(binary) => format!(
+            "{} | {}",
+            print_annotation(&binary.left, source, used)?,
+            print_annotation(&binary.right, source, used)?
+        ),
+        Expr::StringLiteral(string) => crate::escape::python_string(string.value.to_str()),
+        Expr::NoneLiteral(_) => "None".to_string(),
+        _ => source
+            .get(expr.range().start().to_usize()..expr.range().end().to_usize())?
+            .to_string(),
+    })
+}
+
+/// A literal default as the formatter writes it: strings double-quoted, others as written.
+fn default_text(written: &str, value: &Value) -> String {
+    match value {
+        Value::String(text) => crate::escape::python_string(text),
+        _ => written.to_string(),
     }
 }
 
@@ -326,7 +419,7 @@ mod tests {
             endpoint.fields,
             vec![
                 "bill_length_mm: float",
-                "island: str = 'Biscoe'",
+                "island: str = \"Biscoe\"",
                 "n: int = -2",
                 "tags: list[str] = []",
                 "extra: Optional[dict] = None",
@@ -338,6 +431,28 @@ mod tests {
         );
         assert_eq!(endpoint.route, "/predict");
         assert_eq!(endpoint.request_model, "PredictRequest");
+    }
+
+    #[test]
+    fn typing_aliases_become_builtins_and_the_typing_names_used_are_listed() {
+        let (endpoint, _) = endpoint_for(
+            "def f(a: List[int], b: typing.Dict[str, typing.Any], c: Literal['x', 'y'], d: FrozenSet[str] = frozenset(), e: Union[int, str] = 1):\n    return 1\n",
+        );
+        assert_eq!(
+            endpoint.fields,
+            vec![
+                "a: list[int]",
+                "b: dict[str, Any]",
+                "c: Literal[\"x\", \"y\"]",
+                "d: Optional[frozenset[str]] = None",
+                "e: Union[int, str] = 1",
+            ]
+        );
+        assert_eq!(
+            endpoint.typing_names,
+            ["Any", "Literal", "Optional", "Union"]
+        );
+        assert!(!endpoint.uses_field);
     }
 
     #[test]

@@ -862,52 +862,6 @@ fn corpus_student_notebooks_saving_models_in_loops_build_train_and_predict() {
     }
 }
 
-/// What the lint tests generate: the penguins example both ways of training, every fixture
-/// case and every corpus notebook, each with the requirements file beside it.
-fn generated_inputs() -> Vec<(PathBuf, Option<PathBuf>, Vec<&'static str>)> {
-    let example = root().join("examples/penguins");
-    let mut inputs: Vec<(PathBuf, Option<PathBuf>, Vec<&'static str>)> = vec![
-        (
-            example.join("penguins.ipynb"),
-            Some(example.join("requirements.txt")),
-            vec![],
-        ),
-        (
-            example.join("penguins.ipynb"),
-            Some(example.join("requirements.txt")),
-            vec!["--train-at", "start", "--container-port", "8080"],
-        ),
-    ];
-    let beside = |notebook: &Path| {
-        let requirements = notebook.with_file_name("requirements.txt");
-        requirements.is_file().then_some(requirements)
-    };
-    let mut cases: Vec<PathBuf> = fs::read_dir(root().join("tests/fixtures/cases"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path().join("notebook.ipynb"))
-        .collect();
-    if let Some(corpus) = corpus() {
-        let mut stack = vec![corpus];
-        while let Some(dir) = stack.pop() {
-            for entry in fs::read_dir(dir).unwrap().flatten() {
-                let path = entry.path();
-                if path.is_dir() && !path.ends_with(".ipynb_checkpoints") {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "ipynb") {
-                    cases.push(path);
-                }
-            }
-        }
-    }
-    cases.sort();
-    for notebook in cases {
-        let requirements = beside(&notebook);
-        inputs.push((notebook, requirements, vec![]));
-    }
-
-    inputs
-}
-
 /// Issue 9: checkov (offline, `--skip-download`) fails no check on any generated Dockerfile:
 /// the example both ways, every fixture case, every corpus notebook nb2svc converts.
 #[test]
@@ -918,7 +872,9 @@ fn every_generated_dockerfile_passes_checkov() {
     }
     let all = tempfile::tempdir().unwrap();
     let mut generated = 0;
-    for (index, (notebook, requirements, extra)) in generated_inputs().iter().enumerate() {
+    for (index, (notebook, requirements, extra)) in
+        crate::support::generated_inputs().iter().enumerate()
+    {
         let out = all.path().join(format!("{index:03}"));
         let made = crate::support::generate_into(&out, notebook, requirements.as_deref(), extra);
         if made.status.success() {
@@ -983,7 +939,7 @@ fn every_generated_dockerfile_passes_hadolint_and_every_compose_file_passes_conf
     {
         return;
     }
-    let inputs = generated_inputs();
+    let inputs = crate::support::generated_inputs();
     let mut checked = 0;
     let mut findings = Vec::new();
     for (notebook, requirements, extra) in &inputs {

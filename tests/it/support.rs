@@ -347,3 +347,49 @@ pub fn removing() -> std::sync::RwLockWriteGuard<'static, ()> {
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// What the lint tests generate: the penguins example both ways of training, every fixture
+/// case and every corpus notebook, each with the requirements file beside it.
+pub fn generated_inputs() -> Vec<(PathBuf, Option<PathBuf>, Vec<&'static str>)> {
+    let example = root().join("examples/penguins");
+    let mut inputs: Vec<(PathBuf, Option<PathBuf>, Vec<&'static str>)> = vec![
+        (
+            example.join("penguins.ipynb"),
+            Some(example.join("requirements.txt")),
+            vec![],
+        ),
+        (
+            example.join("penguins.ipynb"),
+            Some(example.join("requirements.txt")),
+            vec!["--train-at", "start", "--container-port", "8080"],
+        ),
+    ];
+    let beside = |notebook: &Path| {
+        let requirements = notebook.with_file_name("requirements.txt");
+        requirements.is_file().then_some(requirements)
+    };
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(root().join("tests/fixtures/cases"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("notebook.ipynb"))
+        .collect();
+    if let Some(corpus) = corpus() {
+        let mut stack = vec![corpus];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() && !path.ends_with(".ipynb_checkpoints") {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "ipynb") {
+                    cases.push(path);
+                }
+            }
+        }
+    }
+    cases.sort();
+    for notebook in cases {
+        let requirements = beside(&notebook);
+        inputs.push((notebook, requirements, vec![]));
+    }
+
+    inputs
+}

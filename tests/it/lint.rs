@@ -1,0 +1,60 @@
+//! The generated Python passes the field's linter and formatter (issue 11): `ruff check` and
+//! `ruff format --check` with the `ruff.toml` each service carries (the image's Python, rules
+//! E, F, W, I, UP and B, no blanket `noqa`), for the penguins example, every fixture and every
+//! corpus notebook. The author's own code (`app/notebook.py`, the modules it writes or ships) is
+//! left out by that file, and the test checks that nothing else is.
+
+use std::fs;
+use std::process::Command;
+
+use crate::support::{generate_into, generated_inputs, output_text, tool_or_skip, works};
+
+#[test]
+fn every_generated_service_passes_ruff_check_and_format() {
+    let test = "every_generated_service_passes_ruff_check_and_format";
+    if !tool_or_skip(test, works("ruff", &["--version"]), "ruff") {
+        return;
+    }
+    let all = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (index, (notebook, requirements, extra)) in generated_inputs().iter().enumerate() {
+        let out = all.path().join(format!("{index:03}"));
+        if !generate_into(&out, notebook, requirements.as_deref(), extra)
+            .status
+            .success()
+        {
+            continue; // refused on purpose: corpus.rs checks the error
+        }
+        let config = fs::read_to_string(out.join("ruff.toml")).unwrap();
+        for generated in ["app/main.py", "app/__init__.py", "app/nb2svc_runtime.py"] {
+            assert!(
+                !config.contains(&format!("\"{generated}\"")),
+                "{} excludes nb2svc's own {generated}:\n{config}",
+                notebook.display()
+            );
+        }
+        for args in [
+            &["check", "--no-cache", "."][..],
+            &["format", "--check", "--no-cache", "."],
+        ] {
+            let run = Command::new("ruff")
+                .args(args)
+                .current_dir(&out)
+                .output()
+                .unwrap();
+            if !run.status.success() {
+                failures.push(format!(
+                    "{} (ruff {}):\n{}",
+                    notebook.display(),
+                    args[0],
+                    output_text(&run)
+                ));
+            }
+        }
+        checked += 1;
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 12, "only {checked} services generated");
+    eprintln!("{test}: {checked} generated services pass ruff check and ruff format --check");
+}
