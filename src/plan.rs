@@ -23,6 +23,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::base_image::PythonChoice;
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::extract::{Dropped, ExtractedCell, Extraction};
 use crate::python::{self, ModuleFacts};
@@ -51,7 +52,10 @@ pub struct Options {
     /// The host address the development compose file publishes on.
     pub dev_address: std::net::IpAddr,
     pub container_port: u16,
+    /// The `FROM` image, checked.
     pub base_image: String,
+    /// The Python the image runs, and why.
+    pub python: PythonChoice,
     pub endpoints: Vec<String>,
     pub train_at: TrainAt,
     /// Worker processes asked for; `None` lets the plan choose.
@@ -183,6 +187,9 @@ pub struct ServicePlan {
     pub container_port: u16,
     pub dev_address: std::net::IpAddr,
     pub base_image: String,
+    /// The Python the image runs and why (the notebook's metadata, `--python`, the tag of
+    /// `--base-image`, or the default): requirements are meant for this Python.
+    pub python: PythonChoice,
     /// When training runs after weighing what the service needs.
     pub train_at: TrainAt,
     /// uvicorn worker processes in the image.
@@ -244,6 +251,7 @@ pub fn plan(
     options: &Options,
 ) -> Result<ServicePlan> {
     let mut warnings = extraction.warnings.clone();
+    warnings.extend(options.python.warning.iter().map(Warning::general));
     let mut extraction = extraction;
     written::check_module_limits(&extraction.written_files)?;
     let mut analysis = analyze_cells(&mut extraction.cells, options.strict, &mut warnings)?;
@@ -386,6 +394,7 @@ pub fn plan(
         container_port: options.container_port,
         dev_address: options.dev_address,
         base_image: options.base_image.clone(),
+        python: options.python.clone(),
         train_at,
         workers,
         train_in_build,

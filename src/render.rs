@@ -234,6 +234,10 @@ pub struct ServiceView<'a> {
     dev_port_mapping: String,
     dev_address: String,
     base_image: &'a str,
+    /// The Python the image runs, `3.10`.
+    python_version: &'a str,
+    /// Why that Python, a sentence (user text in it goes through `md_line`).
+    python_because: &'a str,
     /// `build` or `start`.
     train_at: &'static str,
     train_in_build: bool,
@@ -468,6 +472,8 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             address => format!("{address}:{}:{}", plan.host_port, plan.container_port),
         },
         base_image: &plan.base_image,
+        python_version: &plan.python.version,
+        python_because: &plan.python.because,
         train_at: match plan.train_at {
             TrainAt::Build => "build",
             TrainAt::Start => "start",

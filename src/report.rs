@@ -104,6 +104,11 @@ pub fn human(
             setting.name, setting.location
         )?;
     }
+    writeln!(
+        w,
+        "  python        {} ({}): {}",
+        plan.python.version, plan.base_image, plan.python.because
+    )?;
     let training = match (plan.train_in_build, plan.train_at, plan.imports_notebook) {
         (true, _, _) => "during the image build",
         (false, TrainAt::Start, true) => "once at service start",

@@ -375,3 +375,5 @@ fn a_newline_in_the_notebook_name_adds_no_dockerfile_line() {
 mod containment;
 /// Hostile input (issue 9): deep nesting, colliding `%%writefile` targets, unbounded inputs.
 mod hostile;
+/// The Python the service runs (issue 10).
+mod python;
