@@ -27,12 +27,30 @@ use crate::base_image::PythonChoice;
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::extract::{Dropped, ExtractedCell, Extraction};
 use crate::python::{self, ModuleFacts};
-use crate::requirements::{Merged, RequirementsSet};
+use crate::requirements::{Floor, Merged, RequirementsSet};
 use crate::workspace::{project_path, SourceFiles};
 pub use endpoints::Endpoint;
 
-/// Packages every generated service needs to serve.
-pub const SERVING_PACKAGES: &[&str] = &["fastapi", "uvicorn[standard]"];
+/// Packages every generated service needs to serve, each at the lowest version the generated
+/// code and runtime are written for: floors for the lines that name them, added when absent.
+/// Measured, not guessed: the penguins example trains and answers, and the runtime's own tests
+/// pass, with exactly fastapi 0.100.0, pydantic 2.0.2 (the first 2.x FastAPI 0.100 accepts) and
+/// uvicorn 0.15.0, on Python 3.9 and 3.11; uvicorn 0.14 serves too but its parent process
+/// ignores SIGTERM with several workers, so `docker stop` has to kill it.
+pub const SERVING_PACKAGES: &[Floor] = &[
+    Floor {
+        spec: "fastapi>=0.100",
+        why: "app/main.py needs FastAPI 0.100 or later, the first for pydantic 2",
+    },
+    Floor {
+        spec: "pydantic>=2",
+        why: "app/main.py and the runtime use pydantic 2 (ConfigDict, model_dump), which FastAPI alone does not require",
+    },
+    Floor {
+        spec: "uvicorn[standard]>=0.15",
+        why: "serves the API; uvicorn before 0.15 ignores SIGTERM with several workers",
+    },
+];
 
 /// When the notebook's training code runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]

@@ -236,8 +236,10 @@ pub struct ServiceView<'a> {
     base_image: &'a str,
     /// The Python the image runs, `3.10`.
     python_version: &'a str,
-    /// Why that Python, a sentence (user text in it goes through `md_line`).
+    /// Why that Python: a clause that reads after "because" (plain text, for `md_text`).
     python_because: &'a str,
+    /// The lowest versions the generated code needs (`fastapi>=0.100`), as code spans.
+    serving_floors: Vec<String>,
     /// `build` or `start`.
     train_at: &'static str,
     train_in_build: bool,
@@ -474,6 +476,10 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         base_image: &plan.base_image,
         python_version: &plan.python.version,
         python_because: &plan.python.because,
+        serving_floors: crate::plan::SERVING_PACKAGES
+            .iter()
+            .map(|floor| escape::markdown_code(floor.spec))
+            .collect(),
         train_at: match plan.train_at {
             TrainAt::Build => "build",
             TrainAt::Start => "start",

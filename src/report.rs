@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use crate::plan::{ServicePlan, TrainAt};
 use crate::render::{Content, OutputFile};
-use crate::requirements::Origin;
 use crate::write::WriteReport;
 
 /// The machine-readable report: the plan, the files, and what writing did.
@@ -133,7 +132,7 @@ pub fn human(
             .requirements
             .requirements
             .iter()
-            .filter(|r| !matches!(r.origin, Origin::File { .. }))
+            .filter(|r| !r.origin.is_file())
             .map(|r| r.text.as_str())
             .collect();
         let added = if added.is_empty() {
