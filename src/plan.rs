@@ -313,7 +313,7 @@ pub fn plan(
         },
         &mut warnings,
     )?;
-    let unpickled = artifacts::unpickled_modules(&path_plan.artifacts, files);
+    let unpickled = artifacts::unpickled(&path_plan.artifacts, files);
     let requirements = modules::merge_requirements(
         &extraction,
         &facts,

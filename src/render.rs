@@ -240,6 +240,8 @@ pub struct ServiceView<'a> {
     python_because: &'a str,
     /// The lowest versions the generated code needs (`fastapi>=0.100`), as code spans.
     serving_floors: Vec<String>,
+    /// `` `data/model.pkl` was pickled by scikit-learn 1.3.2 ``: README sentences.
+    pickled_by: Vec<String>,
     /// `build` or `start`.
     train_at: &'static str,
     train_in_build: bool,
@@ -479,6 +481,19 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         serving_floors: crate::plan::SERVING_PACKAGES
             .iter()
             .map(|floor| escape::markdown_code(floor.spec))
+            .collect(),
+        pickled_by: plan
+            .requirements
+            .pickled_by
+            .iter()
+            .map(|made| {
+                format!(
+                    "{} was pickled by {} {}",
+                    escape::markdown_code(&made.file),
+                    made.distribution,
+                    escape::markdown_text(&made.version)
+                )
+            })
             .collect(),
         train_at: match plan.train_at {
             TrainAt::Build => "build",

@@ -12,6 +12,7 @@ mod floors;
 mod magic;
 mod merge;
 mod numpy_abi;
+mod pickle_pins;
 mod pip;
 mod spec;
 mod toml_formats;
@@ -27,6 +28,7 @@ use crate::diagnostics::{CellRef, Location, Warning};
 pub use floors::Floor;
 pub use magic::{parse_install_args, parse_pip_magic, InstallArgs};
 pub use merge::{merge, render_requirements_txt, Merged, NotebookNeeds};
+pub use pickle_pins::PickledBy;
 pub use pip::parse_requirements_txt;
 
 /// Where a requirement of the merged file comes from.

@@ -51,7 +51,7 @@ impl Floor {
 }
 
 /// What a line says about the versions it allows.
-enum Allowed {
+pub(super) enum Allowed {
     /// No version: any.
     Any,
     /// These specifiers.
@@ -63,7 +63,7 @@ enum Allowed {
 }
 
 /// The versions a requirement line allows, options (`--hash=...`) aside.
-fn allowed(text: &str) -> Allowed {
+pub(super) fn allowed(text: &str) -> Allowed {
     let requirement = text.split(" --").next().unwrap_or(text).trim();
     if super::spec::has_url_scheme(requirement) || super::spec::looks_like_path(requirement) {
         return Allowed::Url;
@@ -127,8 +127,8 @@ pub(super) fn hold(requirements: &mut [Requirement], floors: &[Floor]) -> Result
     }
 }
 
-/// `fastapi` → `fastapi>=0.100`; `pkg ; marker` → `pkg>=1 ; marker`.
-fn bound_line(requirement: &mut Requirement, bound: &str, why: &str) {
+/// `fastapi` → `fastapi>=0.100`; `pkg ; marker` → `pkg>=1 ; marker`; the origin says why.
+pub(super) fn bound_line(requirement: &mut Requirement, bound: &str, why: &str) {
     let (head, marker) = match requirement.text.split_once(';') {
         Some((head, marker)) => (head.trim_end(), Some(marker.trim())),
         None => (requirement.text.trim(), None),

@@ -30,6 +30,8 @@ pub struct Merged {
     /// The requirements added because the notebook imports them and the file does not list
     /// them (also present in `requirements`).
     pub missing: Vec<Requirement>,
+    /// The library versions the shipped pickles record (pinned unless the file says otherwise).
+    pub pickled_by: Vec<super::PickledBy>,
 }
 
 /// What the notebook asks for, as found by the extractor.
@@ -44,6 +46,8 @@ pub struct NotebookNeeds<'a> {
     /// Modules that pickled files the notebook loads refer to, with the file: their packages
     /// must be there to load it. Only modules nb2svc knows the package of count.
     pub unpickled: &'a [(String, String)],
+    /// Library versions that pickled files the notebook only loads record: pinned.
+    pub pickled_by: &'a [super::PickledBy],
 }
 
 /// Merges the dependency file (if any) with the notebook's needs and the `serving`
@@ -63,6 +67,7 @@ pub fn merge(
         options: file.options,
         warnings: file.warnings,
         missing: Vec::new(),
+        pickled_by: needs.pickled_by.to_vec(),
     };
     add_magics(&mut merged, needs.magic_requirements);
     let mut imports: Vec<&(String, Vec<CellRef>)> = needs.imports.iter().collect();
@@ -157,6 +162,12 @@ pub fn merge(
             lines.join("\n")
         );
     }
+    let pin_warnings = super::pickle_pins::pin(
+        &mut merged.requirements,
+        &mut merged.missing,
+        needs.pickled_by,
+    );
+    merged.warnings.extend(pin_warnings);
     if let Some(numpy) = super::numpy_abi::keep_numpy_abi(&mut merged.requirements) {
         merged.missing.push(numpy);
     }
@@ -360,6 +371,7 @@ mod tests {
             local_modules: &[],
             magic_requirements: &[],
             unpickled: &[],
+            pickled_by: &[],
         }
     }
 
@@ -474,6 +486,7 @@ mod tests {
             local_modules: &local,
             magic_requirements: &[],
             unpickled: &[],
+            pickled_by: &[],
         };
         let merged = merge(None, &needs, &[], true).unwrap();
         assert!(merged.requirements.is_empty() && merged.warnings.is_empty());
@@ -541,6 +554,7 @@ mod tests {
             local_modules: &[],
             magic_requirements: &magics,
             unpickled: &[],
+            pickled_by: &[],
         };
         let merged = merge(
             Some(file("numpy==1.26.4\npandas==2.2\n")),
@@ -581,6 +595,7 @@ mod tests {
             local_modules: &[],
             magic_requirements: &magics,
             unpickled: &[],
+            pickled_by: &[],
         };
         let mut set = file("--extra-index-url https://x.example/simple\nuvicorn==0.30\n");
         set.warnings.clear();

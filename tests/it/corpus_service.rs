@@ -51,7 +51,7 @@ const LIGHT: &[(&str, &str, &str, Yield)] = &[
         "its requirements pin fastapi 0.68 and pydantic 1 (for the course's own API): refused at generation, since the generated code needs pydantic 2",
         Cannot("allows no version of pydantic>=2")),
     ("g_k8sjenkins_nb_in_docker/base_joblibUI.ipynb", "",
-        "base.pk1 was pickled by scikit-learn 0.23.1 on Python 3.8, which current scikit-learn cannot read",
+        "base.pk1 was pickled by scikit-learn 0.23.1 on Python 3.8: nb2svc pins scikit-learn==0.23.1, which has no wheel for Python 3.9 or later (current scikit-learn cannot read the file)",
         Cannot("0.23.1")),
     ("g_kmilo_salaries/pipeline.ipynb", "g_kmilo_salaries/requirements.txt",
         "one joblib pipeline", Serves { models: 1, answers: RawLabels }),

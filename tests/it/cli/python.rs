@@ -211,3 +211,64 @@ fn pins_that_fit_the_floors_are_kept_and_the_rest_are_added_with_their_reason() 
          uvicorn before 0.15 ignores SIGTERM with several workers\n"
     );
 }
+
+/// A project folder holding a notebook that only loads `model.joblib`, a real scikit-learn
+/// 1.9.1 pickle (tests/fixtures/pickles), and `requirements` when given.
+fn project_loading_a_model(requirements: Option<&str>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(
+        root().join("tests/fixtures/pickles/tree_protocol2.pkl"),
+        dir.path().join("model.joblib"),
+    )
+    .unwrap();
+    let notebook = dir.path().join("serve.ipynb");
+    let text = fs::read_to_string(python_3_10()).unwrap().replace(
+        r#""def predict(x: float) -> float:\n",
+    "    return 2 * x\n""#,
+        r#""import joblib\n",
+    "model = joblib.load(\"model.joblib\")\n""#,
+    );
+    assert!(text.contains("joblib.load"), "{text}");
+    fs::write(&notebook, text).unwrap();
+    if let Some(requirements) = requirements {
+        fs::write(dir.path().join("requirements.txt"), requirements).unwrap();
+    }
+    (dir, notebook)
+}
+
+#[test]
+fn a_shipped_pickle_pins_the_scikit_learn_that_made_it() {
+    let (dir, notebook) = project_loading_a_model(None);
+    let out = generate(&notebook, &[]);
+    let merged = fs::read_to_string(out.path().join("requirements.txt")).unwrap();
+    assert!(
+        merged.contains(
+            "scikit-learn==1.9.1  # added by nb2svc: data/model.joblib was pickled by scikit-learn 1.9.1\n"
+        ),
+        "{merged}"
+    );
+    assert!(
+        readme(out.path()).contains("\n- `data/model.joblib` was pickled by scikit-learn 1.9.1\n")
+    );
+    drop(dir);
+
+    // The person's own pin wins, with a warning that names both.
+    let (dir, notebook) = project_loading_a_model(Some("joblib\nscikit-learn==1.5.2\n"));
+    nb2svc()
+        .arg(&notebook)
+        .arg("-r")
+        .arg(dir.path().join("requirements.txt"))
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains(
+                "warning: data/model.joblib was pickled by scikit-learn 1.9.1, but \
+                 `scikit-learn==1.5.2` (from requirements.txt line 2) allows no such version",
+            )
+            .and(predicate::str::contains(format!(
+                "    {:<32} from requirements.txt line 2\n",
+                "scikit-learn==1.5.2"
+            ))),
+        );
+}
