@@ -49,9 +49,15 @@ pub struct ConvertArgs {
     /// the network (the production file always publishes on every interface).
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
     pub dev_address: std::net::IpAddr,
-    /// Base image of the Dockerfile: a Docker reference, [HOST[:PORT]/]NAME[:TAG][@DIGEST].
-    #[arg(long, default_value = "python:3.11-slim", value_name = "IMAGE")]
-    pub base_image: String,
+    /// The Python the service runs, MAJOR.MINOR (3.9 to 3.15): builds on python:X.Y-slim
+    /// [default: the version the notebook's metadata records, else 3.11].
+    #[arg(long, value_name = "X.Y")]
+    pub python: Option<String>,
+    /// Base image of the Dockerfile, used as given: a Docker reference,
+    /// [HOST[:PORT]/]NAME[:TAG][@DIGEST]. A python image's tag says its Python; with --python
+    /// too, the two must agree [default: python:X.Y-slim for the chosen Python].
+    #[arg(long, value_name = "IMAGE")]
+    pub base_image: Option<String>,
     /// Serve this top-level function as POST /NAME (repeatable) [default: `predict` if defined].
     #[arg(short, long = "endpoint", value_name = "FUNC")]
     pub endpoints: Vec<String>,

@@ -3,6 +3,7 @@
 //! The pipeline, in [`convert`]: read the notebook, extract plain Python from its cells, read
 //! the requirements, plan the service, render its files, write them all or none.
 
+pub mod base_image;
 pub mod cli;
 pub mod devcontainer;
 pub mod diagnostics;
@@ -69,7 +70,7 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
         }
     };
     let folder = workspace::project_of(path, args.root.as_deref())?;
-    let options = options(args, path, &folder)?;
+    let options = options(args, path, &folder, notebook.language_version.as_deref())?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -104,9 +105,22 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
     Ok(())
 }
 
-/// Checks the raw flags once and turns them into planning options.
-fn options(args: &ConvertArgs, notebook: &Path, folder: &NotebookFolder) -> Result<Options> {
-    names::check_image_reference(&args.base_image)?;
+/// Checks the raw flags once and turns them into planning options; `python_recorded` is the
+/// Python version the notebook's metadata records.
+fn options(
+    args: &ConvertArgs,
+    notebook: &Path,
+    folder: &NotebookFolder,
+    python_recorded: Option<&str>,
+) -> Result<Options> {
+    if let Some(image) = &args.base_image {
+        names::check_image_reference(image)?;
+    }
+    let base = base_image::choose(
+        python_recorded,
+        args.python.as_deref(),
+        args.base_image.as_deref(),
+    )?;
     let stem = notebook
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -121,7 +135,8 @@ fn options(args: &ConvertArgs, notebook: &Path, folder: &NotebookFolder) -> Resu
         host_port: args.port,
         dev_address: args.dev_address,
         container_port: args.container_port,
-        base_image: args.base_image.clone(),
+        base_image: base.image,
+        python: base.python,
         endpoints: args.endpoints.clone(),
         train_at: args.train_at,
         workers: args.workers,

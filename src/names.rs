@@ -217,6 +217,7 @@ mod tests {
             "localhost:5000/team/py".into(),
             format!("localhost:5000/team/py@{digest}"),
             format!("python:3.11@{digest}"),
+            format!("python:3.11-slim@{digest}"),
             "ghcr.io/org/sub_name__x/a-b--c.d:v1.0_rc-2".into(),
             "[::1]:5000/img".into(),
             "Registry.Example.COM/team/img".into(),

@@ -1,5 +1,5 @@
 //! The nbformat model: a Jupyter notebook reduced to what the pipeline reads (cells, their
-//! kind, joined source, tags and ids, and the kernel's language).
+//! kind, joined source, tags and ids, and the kernel's language and its recorded version).
 //!
 //! [`parse`] reads nbformat 4.0–4.5 (and later 4.x minors) and nbformat 3 from bytes in one
 //! pass, without building a `serde_json::Value` and without keeping outputs, so memory stays at
@@ -62,6 +62,9 @@ pub struct Notebook {
     /// The kernel's language: `metadata.kernelspec.language`, else `metadata.language_info.name`,
     /// else (v3) `metadata.language` or the first code cell's `language`.
     pub language: Option<String>,
+    /// `metadata.language_info.version`: the version of the language the kernel ran when the
+    /// notebook was saved (`3.10.12`), as written; `None` when absent, empty or not a string.
+    pub language_version: Option<String>,
     /// Every cell in order.
     pub cells: Vec<Cell>,
 }
@@ -121,9 +124,15 @@ pub fn parse(bytes: &[u8]) -> Result<Notebook, NotebookError> {
 
     let metadata = raw.metadata.ok().unwrap_or_default();
     let kernelspec = metadata.kernelspec.ok().unwrap_or_default();
+    let language_info = metadata.language_info.ok().unwrap_or_default();
+    let language_version = language_info
+        .version
+        .ok()
+        .map(|version| version.trim().to_owned())
+        .filter(|version| !version.is_empty());
     let language = [
         kernelspec.language.ok(),
-        metadata.language_info.ok().and_then(|info| info.name.ok()),
+        language_info.name.ok(),
         metadata.language.ok(),
         first_cell_language,
     ]
@@ -136,6 +145,7 @@ pub fn parse(bytes: &[u8]) -> Result<Notebook, NotebookError> {
         nbformat_minor,
         kernel_name: kernelspec.name.ok().filter(|name| !name.trim().is_empty()),
         language,
+        language_version,
         cells,
     })
 }
@@ -383,6 +393,7 @@ mod tests {
         assert_eq!((notebook.nbformat, notebook.nbformat_minor), (4, 5));
         assert_eq!(notebook.kernel_name.as_deref(), Some("python3"));
         assert_eq!(notebook.language.as_deref(), Some("python"));
+        assert_eq!(notebook.language_version.as_deref(), Some("3.11.4"));
         let kinds: Vec<_> = notebook.cells.iter().map(|cell| cell.kind).collect();
         assert_eq!(
             kinds,
@@ -570,6 +581,23 @@ mod tests {
             .map(|cell| cell.source.as_str())
             .collect();
         assert_eq!(sources, ["", "x = 1"]);
+    }
+
+    #[test]
+    fn reads_the_recorded_language_version_and_ignores_odd_ones() {
+        let version = |metadata: &str| {
+            let json = format!(r#"{{"cells": [], "metadata": {metadata}, "nbformat": 4}}"#);
+            parse(json.as_bytes()).unwrap().language_version
+        };
+        assert_eq!(
+            version(r#"{"language_info": {"name": "python", "version": " 3.10.12\n"}}"#).as_deref(),
+            Some("3.10.12")
+        );
+        assert_eq!(version(r#"{"language_info": {"name": "python"}}"#), None);
+        assert_eq!(version(r#"{"language_info": {"version": ""}}"#), None);
+        assert_eq!(version(r#"{"language_info": {"version": 3.1}}"#), None);
+        assert_eq!(version(r#"{"language_info": "python"}"#), None);
+        assert_eq!(version("{}"), None);
     }
 
     #[test]

@@ -24,16 +24,35 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::base_image::PythonChoice;
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::extract::{Dropped, ExtractedCell, Extraction};
 use crate::python::{self, ModuleFacts};
-use crate::requirements::{Merged, RequirementsSet};
+use crate::requirements::{Floor, Merged, RequirementsSet};
 use crate::workspace::{project_path, SourceFiles};
 pub use credentials::PlannedCredential;
 pub use endpoints::Endpoint;
 
-/// Packages every generated service needs to serve.
-pub const SERVING_PACKAGES: &[&str] = &["fastapi", "uvicorn[standard]"];
+/// Packages every generated service needs to serve, each at the lowest version the generated
+/// code and runtime are written for: floors for the lines that name them, added when absent.
+/// Measured, not guessed: the penguins example trains and answers, and the runtime's own tests
+/// pass, with exactly fastapi 0.100.0, pydantic 2.0.2 (the first 2.x FastAPI 0.100 accepts) and
+/// uvicorn 0.15.0, on Python 3.9 and 3.11; uvicorn 0.14 serves too but its parent process
+/// ignores SIGTERM with several workers, so `docker stop` has to kill it.
+pub const SERVING_PACKAGES: &[Floor] = &[
+    Floor {
+        spec: "fastapi>=0.100",
+        why: "app/main.py needs FastAPI 0.100 or later, the first for pydantic 2",
+    },
+    Floor {
+        spec: "pydantic>=2",
+        why: "app/main.py and the runtime use pydantic 2 (ConfigDict, model_dump), which FastAPI alone does not require",
+    },
+    Floor {
+        spec: "uvicorn[standard]>=0.15",
+        why: "serves the API; uvicorn before 0.15 ignores SIGTERM with several workers",
+    },
+];
 
 /// When the notebook's training code runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -53,7 +72,10 @@ pub struct Options {
     /// The host address the development compose file publishes on.
     pub dev_address: std::net::IpAddr,
     pub container_port: u16,
+    /// The `FROM` image, checked.
     pub base_image: String,
+    /// The Python the image runs, and why.
+    pub python: PythonChoice,
     pub endpoints: Vec<String>,
     pub train_at: TrainAt,
     /// Worker processes asked for; `None` lets the plan choose.
@@ -190,6 +212,9 @@ pub struct ServicePlan {
     pub container_port: u16,
     pub dev_address: std::net::IpAddr,
     pub base_image: String,
+    /// The Python the image runs and why (the notebook's metadata, `--python`, the tag of
+    /// `--base-image`, or the default): requirements are meant for this Python.
+    pub python: PythonChoice,
     /// When training runs after weighing what the service needs.
     pub train_at: TrainAt,
     /// uvicorn worker processes in the image.
@@ -256,6 +281,7 @@ pub fn plan(
     options: &Options,
 ) -> Result<ServicePlan> {
     let mut warnings = extraction.warnings.clone();
+    warnings.extend(options.python.warning.iter().map(Warning::general));
     let mut extraction = extraction;
     written::check_module_limits(&extraction.written_files)?;
     let mut credential_names = crate::python::credentials::Names::default();
@@ -309,7 +335,7 @@ pub fn plan(
         },
         &mut warnings,
     )?;
-    let unpickled = artifacts::unpickled_modules(&path_plan.artifacts, files);
+    let unpickled = artifacts::unpickled(&path_plan.artifacts, files);
     let requirements = modules::merge_requirements(
         &extraction,
         &facts,
@@ -428,6 +454,7 @@ pub fn plan(
         container_port: options.container_port,
         dev_address: options.dev_address,
         base_image: options.base_image.clone(),
+        python: options.python.clone(),
         train_at,
         workers,
         train_in_build,

@@ -261,6 +261,14 @@ pub struct ServiceView<'a> {
     dev_port_mapping: String,
     dev_address: String,
     base_image: &'a str,
+    /// The Python the image runs, `3.10`.
+    python_version: &'a str,
+    /// Why that Python: a clause that reads after "because" (plain text, for `md_text`).
+    python_because: &'a str,
+    /// The lowest versions the generated code needs (`fastapi>=0.100`), as code spans.
+    serving_floors: Vec<String>,
+    /// `` `data/model.pkl` was pickled by scikit-learn 1.3.2 ``: README sentences.
+    pickled_by: Vec<String>,
     /// `build` or `start`.
     train_at: &'static str,
     train_in_build: bool,
@@ -418,18 +426,9 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
     Ok(files)
 }
 
-/// `python:3.10-slim` → `py310`; an image whose tag names no Python version gets the
-/// oldest the generated code supports, `py39`, so the linter never asks for newer syntax.
-fn ruff_target(base_image: &str) -> String {
-    let tag = base_image
-        .split('@')
-        .next()
-        .and_then(|image| image.rsplit_once(':'))
-        .map_or("", |(_, tag)| tag);
-    let version: String = tag
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
+/// ruff's name for a Python version: `3.10` → `py310`; the oldest the generated code
+/// supports, `py39`, for anything else, so the linter never asks for newer syntax.
+fn ruff_target(version: &str) -> String {
     match version.split('.').collect::<Vec<_>>().as_slice() {
         ["3", minor, ..] if minor.parse::<u32>().is_ok_and(|m| m >= 9) => format!("py3{minor}"),
         _ => "py39".to_string(),
@@ -501,7 +500,9 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
         .iter()
         .filter_map(|s| {
             let value = s.default.as_deref()?;
-            Some((escape::yaml_string(&s.name), escape::yaml_string(value)))
+            // Compose substitutes `$NAME` in values: `$$` is a literal `$`.
+            let literal = value.replace('$', "$$");
+            Some((escape::yaml_string(&s.name), escape::yaml_string(&literal)))
         })
         .collect();
     let settings = plan
@@ -581,6 +582,25 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             address => format!("{address}:{}:{}", plan.host_port, plan.container_port),
         },
         base_image: &plan.base_image,
+        python_version: &plan.python.version,
+        python_because: &plan.python.because,
+        serving_floors: crate::plan::SERVING_PACKAGES
+            .iter()
+            .map(|floor| escape::markdown_code(floor.spec))
+            .collect(),
+        pickled_by: plan
+            .requirements
+            .pickled_by
+            .iter()
+            .map(|made| {
+                format!(
+                    "{} was pickled by {} {}",
+                    escape::markdown_code(&made.file),
+                    made.distribution,
+                    escape::markdown_text(&made.version)
+                )
+            })
+            .collect(),
         train_at: match plan.train_at {
             TrainAt::Build => "build",
             TrainAt::Start => "start",
@@ -639,7 +659,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
                 looks_like_model: a.looks_like_model,
             })
             .collect(),
-        ruff_target: ruff_target(&plan.base_image),
+        ruff_target: ruff_target(&plan.python.version),
         author_code: std::iter::once("app/notebook.py".to_string())
             .chain(plan.modules.iter().map(|m| format!("app/{}", m.path)))
             .collect(),

@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use crate::plan::{ServicePlan, TrainAt};
 use crate::render::{Content, OutputFile};
-use crate::requirements::Origin;
 use crate::write::WriteReport;
 
 /// The machine-readable report: the plan, the files, and what writing did.
@@ -111,6 +110,11 @@ pub fn human(
             setting.name, setting.location
         )?;
     }
+    writeln!(
+        w,
+        "  python        {} ({}): {}",
+        plan.python.version, plan.base_image, plan.python.because
+    )?;
     let training = match (plan.train_in_build, plan.train_at, plan.imports_notebook) {
         (true, _, _) => "during the image build",
         (false, TrainAt::Start, true) => "once at service start",
@@ -135,7 +139,7 @@ pub fn human(
             .requirements
             .requirements
             .iter()
-            .filter(|r| !matches!(r.origin, Origin::File { .. }))
+            .filter(|r| !r.origin.is_file())
             .map(|r| r.text.as_str())
             .collect();
         let added = if added.is_empty() {

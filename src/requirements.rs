@@ -8,9 +8,11 @@
 //! extractor; choosing the base image and Python version is left to the planner.
 
 mod conda;
+mod floors;
 mod magic;
 mod merge;
 mod numpy_abi;
+mod pickle_pins;
 mod pip;
 mod spec;
 mod toml_formats;
@@ -23,8 +25,10 @@ use serde::Serialize;
 
 use crate::diagnostics::{CellRef, Location, Warning};
 
+pub use floors::Floor;
 pub use magic::{parse_install_args, parse_pip_magic, InstallArgs};
 pub use merge::{merge, render_requirements_txt, Merged, NotebookNeeds};
+pub use pickle_pins::PickledBy;
 pub use pip::parse_requirements_txt;
 
 /// Where a requirement of the merged file comes from.
@@ -39,6 +43,24 @@ pub enum Origin {
     Import { module: String, cells: Vec<CellRef> },
     /// Added by nb2svc for another reason, such as serving the API.
     Added { reason: String },
+    /// A line of another origin that named no version, given a bound by nb2svc (`>=2` for
+    /// what the generated code needs, `==1.3.2` for the library that pickled a model).
+    Bounded {
+        origin: Box<Origin>,
+        bound: String,
+        reason: String,
+    },
+}
+
+impl Origin {
+    /// Whether the line is the person's: a line of their dependency file, bounded or not.
+    pub fn is_file(&self) -> bool {
+        match self {
+            Origin::File { .. } => true,
+            Origin::Bounded { origin, .. } => origin.is_file(),
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for Origin {
@@ -56,6 +78,11 @@ impl fmt::Display for Origin {
                 )
             }
             Origin::Added { reason } => write!(f, "added by nb2svc: {reason}"),
+            Origin::Bounded {
+                origin,
+                bound,
+                reason,
+            } => write!(f, "{origin}; {bound} added by nb2svc: {reason}"),
         }
     }
 }

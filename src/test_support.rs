@@ -39,6 +39,7 @@ pub fn notebook_with_tags(cells: &[(&str, Vec<&str>)]) -> Notebook {
         nbformat_minor: 5,
         kernel_name: Some("python3".into()),
         language: Some("python".into()),
+        language_version: None,
         cells: cells
             .iter()
             .enumerate()

@@ -206,7 +206,7 @@ pub(super) struct RawNotebook {
     pub(super) worksheets: Loose<List<RawWorksheet>>,
 }
 
-/// Notebook metadata: only what tells the language apart.
+/// Notebook metadata: only what tells the language and its version apart.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct RawMetadata {
@@ -229,6 +229,8 @@ pub(super) struct Kernelspec {
 #[serde(default)]
 pub(super) struct LanguageInfo {
     pub(super) name: Loose<String>,
+    /// The kernel's language version when the notebook was saved (`3.10.12` for Python).
+    pub(super) version: Loose<String>,
 }
 
 /// An nbformat 3 worksheet.

@@ -16,6 +16,7 @@ use crate::diagnostics::{Location, Warning};
 use crate::extract::ExtractedCell;
 use crate::python::values::settings_in;
 use crate::python::{ModuleFacts, PathAccess, Serializer};
+use crate::requirements::PickledBy;
 use crate::workspace::container_paths::{normalize_absolute, project_path_of, ContainerMount};
 use crate::workspace::{depth_above, project_path, SourceFiles};
 
@@ -485,13 +486,11 @@ fn access_word(access: PathAccess, saves_artifact: bool) -> &'static str {
 /// rare, and the read would cost more than the hint is worth).
 const MAX_SCANNED_PICKLE: u64 = 256 * 1024 * 1024;
 
-/// The modules the pickled artifacts the notebook only loads refer to, with the file each is
-/// in: `sklearn.ensemble._forest` for a pickled random forest.
-pub(super) fn unpickled_modules(
-    artifacts: &[Artifact],
-    files: &dyn SourceFiles,
-) -> Vec<(String, String)> {
-    let mut modules = Vec::new();
+/// What the pickled artifacts the notebook only loads need: the modules they refer to, with
+/// the file each is in (`sklearn.ensemble._forest` for a pickled random forest), and the
+/// library versions that pickled them, when the file records one.
+pub(super) fn unpickled(artifacts: &[Artifact], files: &dyn SourceFiles) -> Unpickled {
+    let mut unpickled = Unpickled::default();
     for artifact in artifacts {
         let Some(source) = &artifact.shipped_from else {
             continue;
@@ -502,11 +501,27 @@ pub(super) fn unpickled_modules(
         let Some(bytes) = files.read_bytes(source, MAX_SCANNED_PICKLE) else {
             continue;
         };
+        let file = format!("data/{}", artifact.path);
         for module in crate::pickled::modules(&bytes) {
-            modules.push((module, format!("data/{}", artifact.path)));
+            unpickled.modules.push((module, file.clone()));
+        }
+        for version in crate::pickled::sklearn_versions(&bytes) {
+            unpickled.made_by.push(PickledBy {
+                distribution: "scikit-learn".into(),
+                version,
+                file: file.clone(),
+            });
         }
     }
-    modules
+    unpickled
+}
+
+/// What [`unpickled`] found.
+#[derive(Debug, Default)]
+pub(super) struct Unpickled {
+    /// (module, file under `data/`).
+    pub(super) modules: Vec<(String, String)>,
+    pub(super) made_by: Vec<PickledBy>,
 }
 
 /// Gives each artifact a unique route-friendly name from its file name.

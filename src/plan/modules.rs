@@ -11,7 +11,7 @@ use crate::python::{self, ModuleFacts};
 use crate::requirements::{self, Merged, NotebookNeeds, RequirementsSet};
 use crate::workspace::SourceFiles;
 
-use super::{LocalModule, ModuleOrigin, Options, SERVING_PACKAGES};
+use super::{artifacts, LocalModule, ModuleOrigin, Options, SERVING_PACKAGES};
 use crate::workspace::project_path;
 
 /// Modules the service ships in `app/`: `%%writefile` Python files and sibling modules the code
@@ -113,7 +113,7 @@ pub(super) fn merge_requirements(
     facts: &[ModuleFacts],
     file: Option<RequirementsSet>,
     modules: &[LocalModule],
-    unpickled: &[(String, String)],
+    unpickled: &artifacts::Unpickled,
     options: &Options,
 ) -> Result<Merged> {
     // Imports of the shipped modules' names are the notebook's own code, not packages.
@@ -149,7 +149,8 @@ pub(super) fn merge_requirements(
         imports: &imports,
         local_modules: &module_names,
         magic_requirements: &magic,
-        unpickled,
+        unpickled: &unpickled.modules,
+        pickled_by: &unpickled.made_by,
     };
     requirements::merge(file, &needs, SERVING_PACKAGES, options.strict)
 }

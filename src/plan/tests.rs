@@ -10,6 +10,7 @@ fn options() -> Options {
         dev_address: std::net::Ipv4Addr::LOCALHOST.into(),
         container_port: 80,
         base_image: "python:3.11-slim".into(),
+        python: crate::base_image::choose(None, None, None).unwrap().python,
         endpoints: vec![],
         train_at: TrainAt::Build,
         workers: None,

@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::spec::parse_spec;
-use super::{Origin, Requirement, RequirementsSet};
+use super::{Floor, Origin, Requirement, RequirementsSet};
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::import_map::{
     candidate_matches, distribution_for, import_names_for, normalize, Distribution,
@@ -30,6 +30,8 @@ pub struct Merged {
     /// The requirements added because the notebook imports them and the file does not list
     /// them (also present in `requirements`).
     pub missing: Vec<Requirement>,
+    /// The library versions the shipped pickles record (pinned unless the file says otherwise).
+    pub pickled_by: Vec<super::PickledBy>,
 }
 
 /// What the notebook asks for, as found by the extractor.
@@ -44,15 +46,18 @@ pub struct NotebookNeeds<'a> {
     /// Modules that pickled files the notebook loads refer to, with the file: their packages
     /// must be there to load it. Only modules nb2svc knows the package of count.
     pub unpickled: &'a [(String, String)],
+    /// Library versions that pickled files the notebook only loads record: pinned.
+    pub pickled_by: &'a [super::PickledBy],
 }
 
 /// Merges the dependency file (if any) with the notebook's needs and the `serving`
-/// packages (`fastapi`, `uvicorn[standard]`), which are added when absent. With `strict`,
-/// an import the file does not cover is an error listing every such import and its cells.
+/// packages (`fastapi>=0.100`, ...), which are added when absent and are floors for the
+/// lines that name them (see [`super::floors`]). With `strict`, an import the file does not
+/// cover is an error listing every such import and its cells.
 pub fn merge(
     file: Option<RequirementsSet>,
     needs: &NotebookNeeds,
-    serving: &[&str],
+    serving: &[Floor],
     strict: bool,
 ) -> Result<Merged> {
     let had_file = file.is_some();
@@ -62,6 +67,7 @@ pub fn merge(
         options: file.options,
         warnings: file.warnings,
         missing: Vec::new(),
+        pickled_by: needs.pickled_by.to_vec(),
     };
     add_magics(&mut merged, needs.magic_requirements);
     let mut imports: Vec<&(String, Vec<CellRef>)> = needs.imports.iter().collect();
@@ -156,27 +162,36 @@ pub fn merge(
             lines.join("\n")
         );
     }
+    let pin_warnings = super::pickle_pins::pin(
+        &mut merged.requirements,
+        &mut merged.missing,
+        needs.pickled_by,
+    );
+    merged.warnings.extend(pin_warnings);
     if let Some(numpy) = super::numpy_abi::keep_numpy_abi(&mut merged.requirements) {
         merged.missing.push(numpy);
     }
-    // An added line the bound changed reads as it is written.
+    let serving_names = serving
+        .iter()
+        .map(Floor::name)
+        .collect::<Result<Vec<String>>>()?;
+    warn_unused(&mut merged, needs, &serving_names);
+    let floor_warnings = super::floors::hold(&mut merged.requirements, serving)?;
+    merged.warnings.extend(floor_warnings);
+    // An added line a bound changed reads as it is written.
     for added in &mut merged.missing {
         if let Some(now) = merged.requirements.iter().find(|r| r.name == added.name) {
             added.clone_from(now);
         }
     }
-    warn_unused(&mut merged, needs, serving);
-    for spec in serving {
-        let parsed = parse_spec(spec)
-            .map_err(|err| anyhow::anyhow!("invalid serving requirement {spec:?}: {err}"))?;
-        if !merged.requirements.iter().any(|r| r.name == parsed.name) {
-            let origin = Origin::Added {
-                reason: "serves the API".to_string(),
-            };
+    for (floor, name) in serving.iter().zip(serving_names) {
+        if !merged.requirements.iter().any(|r| r.name == name) {
             merged.requirements.push(Requirement {
-                name: parsed.name,
-                text: parsed.text,
-                origin,
+                name,
+                text: floor.spec.to_string(),
+                origin: Origin::Added {
+                    reason: floor.why.to_string(),
+                },
             });
         }
     }
@@ -230,21 +245,12 @@ fn add_magics(merged: &mut Merged, magics: &[(String, Location)]) {
 }
 
 /// One warning for every listed package that no notebook import uses.
-fn warn_unused(merged: &mut Merged, needs: &NotebookNeeds, serving: &[&str]) {
+fn warn_unused(merged: &mut Merged, needs: &NotebookNeeds, serving: &[String]) {
     let imported: BTreeSet<&str> = needs.imports.iter().map(|(m, _)| top_level(m)).collect();
-    let serving: Vec<String> = serving
-        .iter()
-        .filter_map(|s| parse_spec(s).ok())
-        .map(|s| s.name)
-        .collect();
     let unused: Vec<String> = merged
         .requirements
         .iter()
-        .filter(|r| {
-            matches!(r.origin, Origin::File { .. })
-                && !r.name.is_empty()
-                && !serving.contains(&r.name)
-        })
+        .filter(|r| r.origin.is_file() && !r.name.is_empty() && !serving.contains(&r.name))
         .filter(|r| {
             !imported
                 .iter()
@@ -338,6 +344,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::plan::SERVING_PACKAGES;
     use crate::requirements::{corpus_file, parse_requirements_txt, read};
 
     fn file(text: &str) -> RequirementsSet {
@@ -364,6 +371,7 @@ mod tests {
             local_modules: &[],
             magic_requirements: &[],
             unpickled: &[],
+            pickled_by: &[],
         }
     }
 
@@ -403,9 +411,14 @@ mod tests {
             ("joblib".to_string(), vec![cell(5, None)]),
             ("numpy".to_string(), vec![cell(2, None)]),
         ];
-        let err = merge(Some(file("numpy\n")), &needs(&imports), &["fastapi"], true)
-            .unwrap_err()
-            .to_string();
+        let err = merge(
+            Some(file("numpy\n")),
+            &needs(&imports),
+            SERVING_PACKAGES,
+            true,
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             err,
             "the requirements file does not list 2 package(s) the notebook imports (strict mode):\n  \
@@ -473,6 +486,7 @@ mod tests {
             local_modules: &local,
             magic_requirements: &[],
             unpickled: &[],
+            pickled_by: &[],
         };
         let merged = merge(None, &needs, &[], true).unwrap();
         assert!(merged.requirements.is_empty() && merged.warnings.is_empty());
@@ -501,11 +515,21 @@ mod tests {
         let merged = merge(
             Some(file("pandas\nscikit-learn\nfastapi\n")),
             &needs(&imports),
-            &["fastapi"],
+            SERVING_PACKAGES,
             false,
         )
         .unwrap();
-        assert_eq!(texts(&merged), ["pandas", "scikit-learn", "fastapi"]);
+        // The listed `fastapi` gets the floor the generated code needs; the rest are added.
+        assert_eq!(
+            texts(&merged),
+            [
+                "pandas",
+                "scikit-learn",
+                "fastapi>=0.100",
+                "pydantic>=2",
+                "uvicorn[standard]>=0.15"
+            ]
+        );
         assert_eq!(
             messages(&merged),
             ["1 listed package(s) are never imported by the notebook; kept, since a pickled model or another package may need them: scikit-learn"]
@@ -530,6 +554,7 @@ mod tests {
             local_modules: &[],
             magic_requirements: &magics,
             unpickled: &[],
+            pickled_by: &[],
         };
         let merged = merge(
             Some(file("numpy==1.26.4\npandas==2.2\n")),
@@ -570,10 +595,11 @@ mod tests {
             local_modules: &[],
             magic_requirements: &magics,
             unpickled: &[],
+            pickled_by: &[],
         };
         let mut set = file("--extra-index-url https://x.example/simple\nuvicorn==0.30\n");
         set.warnings.clear();
-        let merged = merge(Some(set), &needs, &["fastapi", "uvicorn[standard]"], false).unwrap();
+        let merged = merge(Some(set), &needs, SERVING_PACKAGES, false).unwrap();
         assert_eq!(
             render_requirements_txt(&merged),
             "# Generated by nb2svc. Each line says where it came from.\n\
@@ -583,7 +609,45 @@ mod tests {
              requests  # install magic in cell 1, line 3\n\
              pandas  # import pandas in cell 1; added by nb2svc\n\
              scikit-learn  # import sklearn in cell 2; added by nb2svc\n\
-             fastapi  # added by nb2svc: serves the API\n"
+             fastapi>=0.100  # added by nb2svc: app/main.py needs FastAPI 0.100 or later, the first for pydantic 2\n\
+             pydantic>=2  # added by nb2svc: app/main.py and the runtime use pydantic 2 (ConfigDict, model_dump), which FastAPI alone does not require\n"
+        );
+    }
+
+    #[test]
+    fn a_pin_below_what_the_generated_code_needs_is_an_error_naming_its_line() {
+        let imports = imports(&[("sklearn", 2)]);
+        let err = merge(
+            Some(file("scikit-learn==1.5.2\nfastapi==0.95.2\n")),
+            &needs(&imports),
+            SERVING_PACKAGES,
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "`fastapi==0.95.2` (from requirements.txt line 2) allows no version of fastapi>=0.100, \
+             which the generated service needs: app/main.py needs FastAPI 0.100 or later, the first \
+             for pydantic 2; allow fastapi>=0.100 on that line, or remove it (nb2svc then adds \
+             `fastapi>=0.100`)"
+        );
+        // A pin inside the floor is kept as the user wrote it.
+        let merged = merge(
+            Some(file("pydantic==2.10.6\nuvicorn==0.30.6\n")),
+            &needs(&imports),
+            SERVING_PACKAGES,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            texts(&merged),
+            [
+                "pydantic==2.10.6",
+                "uvicorn==0.30.6",
+                "scikit-learn",
+                "fastapi>=0.100"
+            ]
         );
     }
 
@@ -617,12 +681,13 @@ mod tests {
         let merged = merge(
             Some(read(&path).unwrap()),
             &needs(&imports),
-            &["fastapi", "uvicorn[standard]"],
+            SERVING_PACKAGES,
             false,
         )
         .unwrap();
         let added: Vec<&str> = merged.missing.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(added, ["joblib", "pandas", "scikit-learn"]);
-        assert_eq!(merged.requirements.len(), 6);
+        // fastapi==0.124.4 and uvicorn==0.38.0 fit the floors; pydantic>=2 is added.
+        assert_eq!(merged.requirements.len(), 7);
     }
 }

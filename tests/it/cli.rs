@@ -382,3 +382,5 @@ mod containment;
 mod credentials;
 /// Hostile input (issue 9): deep nesting, colliding `%%writefile` targets, unbounded inputs.
 mod hostile;
+/// The Python the service runs (issue 10).
+mod python;

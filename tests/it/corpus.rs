@@ -51,11 +51,11 @@ const CASES: &[(&str, &str, Outcome)] = &[
     ),
     // explanations only
     ("course_shap/SHAP.ipynb", "", Project { routes: 0 }),
-    // joblib model
+    // its requirements (for the course's own pydantic 1 API) pin fastapi 0.68 and pydantic 1
     (
         "course_simple_inference_2023/data.ipynb",
         "course_simple_inference_2023/requirements.txt",
-        Project { routes: 2 },
+        Refused("2 requirements conflict with what the generated service needs"),
     ),
     // model plus island encoder
     (
@@ -131,11 +131,13 @@ const CASES: &[(&str, &str, Outcome)] = &[
         "g_penguinfinder/requirements.txt",
         Project { routes: 2 },
     ),
-    // pycaret
+    // pycaret; its requirements pin pydantic 1, which the generated code cannot run on
     (
         "g_zoomcamp_pycaret_fastapi/pycaret_train.ipynb",
         "g_zoomcamp_pycaret_fastapi/requirements.txt",
-        Project { routes: 0 },
+        Refused(
+            "`pydantic==1.10.13` (from requirements.txt line 5) allows no version of pydantic>=2",
+        ),
     ),
     // Pipfile requirements
     (
@@ -143,11 +145,13 @@ const CASES: &[(&str, &str, Outcome)] = &[
         "g_zoomcamp_spaces_flask/Pipfile",
         Project { routes: 2 },
     ),
-    // a code cell of prose, left out with a warning; it saves nothing nb2svc can see
+    // its requirements pin fastapi 0.68 and pydantic 1, as the course's did
     (
         "s_2023_deiru_train_predict/train/prueba.ipynb",
         "s_2023_deiru_train_predict/train/requirements.txt",
-        Project { routes: 0 },
+        Refused(
+            "`pydantic==1.10.4` (from requirements.txt line 7) allows no version of pydantic>=2",
+        ),
     ),
     // three models saved in a loop with f-string paths, a scaler and a metrics table
     (

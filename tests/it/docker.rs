@@ -110,7 +110,9 @@ impl Service {
         if let Some(requirements) = requirements {
             command.arg("-r").arg(requirements);
         }
-        command.args(extra);
+        // The one base image this machine has is the local stand-in for python:3.11-slim;
+        // corpus notebooks record other Pythons (3.8 to 3.11), which would pick other images.
+        command.args(["--python", "3.11"]).args(extra);
         command.assert().success();
         Service {
             dir,

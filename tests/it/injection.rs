@@ -264,9 +264,10 @@ fn shape(out: &Path, case: &Case) -> Shape {
         let value: serde_yaml::Value = serde_yaml::from_str(&text)
             .unwrap_or_else(|e| panic!("{file} does not parse: {e}\n{text}"));
         let environment = &value["services"][case.name_key(out)]["environment"];
+        // Compose substitutes `$NAME`, so a literal `$` is written `$$` (compose reads `$`).
         assert_eq!(
             environment[case.setting.as_str()].as_str(),
-            Some(case.default.as_str()),
+            Some(case.default.replace('$', "$$").as_str()),
             "{file}: the setting does not read back as written\n{text}"
         );
         yaml.insert(file.to_string(), yaml_shape(&value));

@@ -2,7 +2,8 @@
 //! `ruff format --check` with the `ruff.toml` each service carries (the image's Python, rules
 //! E, F, W, I, UP and B, no blanket `noqa`), for the penguins example, every fixture and every
 //! corpus notebook. The author's own code (`app/notebook.py`, the modules it writes or ships) is
-//! left out by that file, and the test checks that nothing else is.
+//! left out by that file, and the test checks that nothing else is. No generated file holds
+//! Tera's `[object]`, the sign of a structure pasted into a template.
 
 use std::fs;
 use std::process::Command;
@@ -25,6 +26,15 @@ fn every_generated_service_passes_ruff_check_and_format() {
             .success()
         {
             continue; // refused on purpose: corpus.rs checks the error
+        }
+        // A template handed a structure instead of text prints Tera's `[object]`.
+        for file in crate::support::files_under(&out) {
+            let text = fs::read_to_string(out.join(&file)).unwrap_or_default();
+            assert!(
+                !text.contains("[object]"),
+                "{} gives a {file} with `[object]` in it",
+                notebook.display()
+            );
         }
         let config = fs::read_to_string(out.join("ruff.toml")).unwrap();
         for generated in ["app/main.py", "app/__init__.py", "app/nb2svc_runtime.py"] {

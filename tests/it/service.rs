@@ -255,6 +255,71 @@ fn penguins_service_can_train_once_at_start() {
     );
 }
 
+/// Issue 10: the floors nb2svc writes into requirements.txt are real. With the lowest versions
+/// they allow (fastapi 0.100.0, pydantic 2.0.2, the first 2.x FastAPI 0.100 accepts, uvicorn
+/// 0.15.0), kept as the user pinned them, the penguins service trains, validates, answers with
+/// its models, and stops on SIGTERM with two workers, as `docker stop` asks.
+#[test]
+fn penguins_service_runs_on_the_lowest_versions_its_floors_allow() {
+    let test = "penguins_service_runs_on_the_lowest_versions_its_floors_allow";
+    let example = root().join("examples/penguins");
+    let dir = tempfile::tempdir().unwrap();
+    let requirements = dir.path().join("requirements.txt");
+    let mut pins = fs::read_to_string(example.join("requirements.txt")).unwrap();
+    pins.push_str("fastapi==0.100.0\npydantic==2.0.2\nuvicorn==0.15.0\n");
+    fs::write(&requirements, pins).unwrap();
+    let out = generate(&example.join("penguins.ipynb"), Some(&requirements), &[]);
+    let merged = fs::read_to_string(out.path().join("requirements.txt")).unwrap();
+    for pin in ["fastapi==0.100.0", "pydantic==2.0.2", "uvicorn==0.15.0"] {
+        assert!(
+            merged
+                .lines()
+                .any(|l| l.starts_with(&format!("{pin}  # from requirements.txt"))),
+            "{pin} kept as written:\n{merged}"
+        );
+    }
+    let Some(python_bin) = venv_or_skip(test, &out.path().join("requirements.txt")) else {
+        return;
+    };
+    train(&python_bin, out.path());
+    let (mut server, port) = start_uvicorn(
+        &python_bin,
+        out.path(),
+        &[("WEB_CONCURRENCY", "2".as_ref())],
+        false,
+    );
+    let ready = wait_for(port, "/ready", 200, 90);
+    assert_eq!(ready.0, 200, "/ready: {}", ready.1);
+    let gentoo = json!({"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.2,
+                        "flipper_length_mm": 217.0, "body_mass_g": 4925.0, "sex": "female"});
+    assert_eq!(
+        post(port, "/predict/penguins_logreg", &gentoo),
+        (
+            200,
+            json!({"model": "penguins_logreg", "prediction": "Gentoo"})
+        )
+    );
+    assert_eq!(
+        post(port, "/predict", &json!({"island": "Atlantis"})).0,
+        422
+    );
+    let (_, openapi) = http("GET", port, "/openapi.json", None).unwrap();
+    assert!(openapi.contains("PenguinsRfRequest"), "{openapi}");
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let asked = std::time::Instant::now();
+    while server.0.try_wait().unwrap().is_none() {
+        assert!(
+            asked.elapsed().as_secs() < 15,
+            "uvicorn with two workers stops on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn runtime_turns_numpy_and_pandas_values_into_json() {
     let Some((out, python_bin)) =

@@ -285,3 +285,34 @@ fn a_notebook_that_trains_with_a_credential_trains_where_env_is_not_in_the_image
     );
     assert!(dockerfile.contains("NB2SVC_TRAIN_AT=start"), "{dockerfile}");
 }
+
+#[test]
+fn a_setting_default_with_a_dollar_reaches_the_service_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("proj");
+    fs::create_dir_all(dir.join(".git")).unwrap();
+    let cells = [
+        "import os\nGREETING = os.getenv('GREETING', 'hi $USER')\n",
+        "def predict(x: float) -> dict:\n    # nb2svc: endpoint\n    return {'y': x, 'greeting': GREETING}\n",
+    ];
+    let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5,
+        "cells": cells.iter().map(|c| code_cell(c)).collect::<Vec<_>>(),
+        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
+    fs::write(dir.join("dollar.ipynb"), serde_json::to_vec(&json).unwrap()).unwrap();
+    let out = tmp.path().join("svc");
+    let output = nb2svc()
+        .arg(dir.join("dollar.ipynb"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", output_text(&output));
+    for file in ["docker-compose.yaml", "docker-compose.prod.yaml"] {
+        let text = fs::read_to_string(out.join(file)).unwrap();
+        // Compose substitutes `$NAME` in values; `$$` gives the container a literal `$`.
+        assert!(
+            text.contains("\"GREETING\": \"hi $$USER\""),
+            "{file}:\n{text}"
+        );
+    }
+}
