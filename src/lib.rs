@@ -4,6 +4,7 @@
 //! the requirements, plan the service, render its files, write them all or none.
 
 pub mod cli;
+pub mod deploy;
 pub mod devcontainer;
 pub mod diagnostics;
 pub mod docker_run;
@@ -131,6 +132,11 @@ fn options(args: &ConvertArgs, notebook: &Path, folder: &NotebookFolder) -> Resu
             .iter()
             .map(|include| folder.relative_include(include))
             .collect::<Result<_>>()?,
+        deploy: deploy::Targets {
+            kubernetes: args.kubernetes,
+            swarm: args.swarm,
+            replicas: args.replicas,
+        },
     })
 }
 
