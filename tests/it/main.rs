@@ -4,6 +4,7 @@
 mod cli;
 mod corpus;
 mod corpus_service;
+mod deploy;
 mod devcontainer;
 mod docker;
 mod fuzz;
