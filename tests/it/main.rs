@@ -13,3 +13,4 @@ mod runtime;
 mod service;
 mod snapshots;
 mod support;
+mod swarm;
