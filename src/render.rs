@@ -344,6 +344,8 @@ pub struct ServiceView<'a> {
     preprocessing: Vec<String>,
     /// Where a prediction route visibly cannot replay that: `cell N, line L: why`.
     replay_warnings: Vec<String>,
+    /// The orchestrators asked for (`--kubernetes`, `--swarm`), for the README.
+    deploy: Option<crate::deploy::DeployView>,
     /// Human sentences for the README.
     dropped: Vec<String>,
     skipped: Vec<String>,
@@ -378,6 +380,7 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
             content: Content::Text(text),
         });
     }
+    files.extend(crate::deploy::files(plan)?);
     for (path, text) in &templates.verbatim {
         files.push(OutputFile {
             path: path.to_string(),
@@ -756,6 +759,7 @@ fn view(plan: &ServicePlan) -> ServiceView<'_> {
             })
             .collect(),
         skipped: plan.skipped_cells.iter().map(|c| c.to_string()).collect(),
+        deploy: crate::deploy::view(plan),
         added_requirements,
         // The replay warnings are shown with the preprocessing they are about.
         warnings: plan

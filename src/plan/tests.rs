@@ -16,6 +16,7 @@ fn options() -> Options {
         workers: None,
         strict: false,
         includes: Vec::new(),
+        deploy: crate::deploy::Targets::default(),
     }
 }
 

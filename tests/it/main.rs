@@ -4,6 +4,7 @@
 mod cli;
 mod corpus;
 mod corpus_service;
+mod deploy;
 mod devcontainer;
 mod docker;
 mod fuzz;
@@ -13,3 +14,4 @@ mod runtime;
 mod service;
 mod snapshots;
 mod support;
+mod swarm;
