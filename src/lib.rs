@@ -12,6 +12,7 @@ pub mod extract;
 pub mod image_probe;
 pub mod import_map;
 pub mod input;
+pub mod lock;
 pub mod names;
 pub mod notebook;
 pub mod pickled;
@@ -59,6 +60,11 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
         .check_python()
         .with_context(|| format!("{shown} cannot become a Python service"))?;
     let extraction = extract::extract(&notebook).with_context(|| format!("in {shown}"))?;
+    let lock_mode = lock::LockMode::choose(
+        args.lock,
+        args.no_lock,
+        std::env::var("NB2SVC_LOCK").ok().as_deref(),
+    )?;
     let requirements = match &args.requirements {
         Some(file) => Some(requirements::read(file)?),
         None => {
@@ -70,15 +76,39 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
     };
     let folder = workspace::project_of(path, args.root.as_deref())?;
     let options = options(args, path, &folder)?;
+    let mut lock_warnings = Vec::new();
+    let user_lock = match lock_mode {
+        lock::LockMode::Off => None,
+        _ => lock::user_lock::find(
+            &folder,
+            args.requirements.as_deref().zip(requirements.as_ref()),
+            &mut lock_warnings,
+        ),
+    };
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| shown.clone());
-    let plan = plan::plan(&file_name, extraction, requirements, &folder, &options)
+    let mut plan = plan::plan(&file_name, extraction, requirements, &folder, &options)
         .with_context(|| format!("in {shown}"))?;
-    let tera = render::templates(args.templates.as_deref())?;
-    let files = render::render(&plan, &tera)?;
     let out = args.out.clone().unwrap_or_else(|| default_out(path));
+    let tera = render::templates(args.templates.as_deref())?;
+    // The lock already in the output folder keeps its versions where they still fit.
+    let previous = fs::read_to_string(out.join("requirements.txt"))
+        .ok()
+        .filter(|text| lock::is_nb2svc_lock(text));
+    let request = lock::Request {
+        merged: &plan.requirements,
+        base_image: &plan.base_image,
+        user_lock: user_lock.as_ref(),
+        previous: previous.as_deref(),
+        upgrade: args.upgrade_lock,
+        mode: lock_mode,
+    };
+    plan.lock =
+        lock::lock(&request, &lock::Resolver::from_env()).with_context(|| format!("in {shown}"))?;
+    lock::note(&mut plan, lock_mode, lock_warnings);
+    let files = render::render(&plan, &tera)?;
     let out_shown = out.display().to_string();
     let written = if args.dry_run {
         None
@@ -126,6 +156,7 @@ fn options(args: &ConvertArgs, notebook: &Path, folder: &NotebookFolder) -> Resu
         train_at: args.train_at,
         workers: args.workers,
         strict: args.strict,
+        buildkit_cache: args.buildkit_cache,
         includes: args
             .includes
             .iter()

@@ -60,6 +60,8 @@ pub struct Options {
     /// Files and folders to ship besides those the analysis finds (`--include`), relative to
     /// the notebook's folder and inside its project.
     pub includes: Vec<String>,
+    /// The Dockerfile keeps uv's cache in a BuildKit cache mount (`--buildkit-cache`).
+    pub buildkit_cache: bool,
 }
 
 /// A code cell as it goes into `app/notebook.py`.
@@ -226,6 +228,11 @@ pub struct ServicePlan {
     /// run in order when the notebook trains.
     pub fetches: Vec<crate::extract::Fetch>,
     pub requirements: Merged,
+    /// The requirements' lock, or why there is none. Planning does no I/O: [`crate::lock`]
+    /// resolves it after planning; until then it is unresolved.
+    pub lock: crate::lock::LockState,
+    /// The Dockerfile keeps uv's cache in a BuildKit cache mount.
+    pub buildkit_cache: bool,
     pub dropped: Vec<Dropped>,
     pub skipped_cells: Vec<CellRef>,
     /// The notebook uses IPython's `display` or `get_ipython`; the runtime stands in for them.
@@ -402,6 +409,8 @@ pub fn plan(
         modules,
         settings,
         requirements,
+        lock: crate::lock::LockState::not_resolved(),
+        buildkit_cache: options.buildkit_cache,
         dropped: extraction.dropped,
         skipped_cells: extraction.skipped_cells,
         unparsed_cells: analysis.unparsed,

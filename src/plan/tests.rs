@@ -15,6 +15,7 @@ fn options() -> Options {
         workers: None,
         strict: false,
         includes: Vec::new(),
+        buildkit_cache: false,
     }
 }
 

@@ -14,9 +14,45 @@ pub fn corpus() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// The nb2svc binary under test.
+/// The nb2svc binary under test, with its requirements unlocked (`NB2SVC_LOCK=no`): a test
+/// reads no package index unless it asks with `--lock` (see [`nb2svc_default_lock`]).
 pub fn nb2svc() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("nb2svc").expect("the nb2svc binary is built")
+    let mut command = assert_cmd::Command::cargo_bin("nb2svc").expect("the nb2svc binary is built");
+    command.env("NB2SVC_LOCK", "no");
+    command
+}
+
+/// The nb2svc binary under test with the default choice of locking (lock when uv and the
+/// index answer), whatever the environment of the test run says.
+pub fn nb2svc_default_lock() -> assert_cmd::Command {
+    let mut command = nb2svc();
+    command.env_remove("NB2SVC_LOCK");
+    command
+}
+
+/// Whether uv is installed and PyPI answers it: what a test of real locking needs.
+pub fn uv_and_index() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let Ok(dir) = tempfile::tempdir() else {
+            return false;
+        };
+        let input = dir.path().join("requirements.in");
+        std::fs::write(&input, "six\n").is_ok()
+            && Command::new("uv")
+                .args([
+                    "--color",
+                    "never",
+                    "pip",
+                    "compile",
+                    "--no-header",
+                    "--quiet",
+                ])
+                .arg(&input)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+    })
 }
 
 /// Whether `program args...` runs and exits 0.
