@@ -8,6 +8,7 @@ mod devcontainer;
 mod docker;
 mod fuzz;
 mod injection;
+mod lock;
 mod runtime;
 mod service;
 mod snapshots;
