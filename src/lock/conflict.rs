@@ -74,7 +74,8 @@ pub fn report(
     for line in &involved {
         out.push_str(&format!("  - {}: {}\n", line.text, line.remedy));
     }
-    if stderr.contains("requested Python version") {
+    // uv says so when a pin needs another Python, or has no wheels built for this one.
+    if stderr.contains("requested Python version") || stderr.contains("matching Python ABI tag") {
         out.push_str(&format!(
             "  - the lock is for Python {} ({}): a base image with another Python (--base-image python:X.Y-slim) may fit these pins\n",
             target.python, target.python_from
@@ -366,6 +367,28 @@ mod tests {
         assert!(report.contains("numpy==2.3.0  (from requirements.txt line 1)"));
         assert!(
             report.contains("the lock is for Python 3.9 (the base image python:3.9-slim): a base image with another Python"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_pin_with_no_wheels_for_this_python_suggests_another_base_image() {
+        // uv 0.13.9 on the corpus's course_tft (tfx==1.12.0 for Python 3.11).
+        let stderr = "error: No solution found when resolving dependencies\n  cause: Because tensorflow>=2.11.0,<=2.11.1 has no wheels with a matching Python ABI tag (e.g., `cp311`) and only the following versions of tensorflow are available:\n               tensorflow<=2.11.1\n               tensorflow>=2.12\n           we can conclude that tensorflow>=2.11.0,<2.12 cannot be used.\n           And because tfx==1.12.0 depends on tensorflow>=2.11.0,<2.12 and you require tfx==1.12.0, we can conclude that your requirements are unsatisfiable.\n";
+        let requirements = [
+            requirement("tfx==1.12.0", file(1)),
+            requirement(
+                "tensorflow",
+                Origin::Import {
+                    module: "tensorflow".into(),
+                    cells: vec![CellRef::new(3, None)],
+                },
+            ),
+        ];
+        let report = report(stderr, &requirements, None, &target());
+        assert!(report.contains("  tfx==1.12.0  (from requirements.txt line 1)\n  tensorflow  (import tensorflow in cell 3; added by nb2svc)\n"), "{report}");
+        assert!(
+            report.contains("a base image with another Python"),
             "{report}"
         );
     }
