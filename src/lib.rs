@@ -1,7 +1,8 @@
 //! nb2svc: turn a Jupyter notebook and its requirements into a containerized FastAPI service.
 //!
 //! The pipeline, in [`convert`]: read the notebook, extract plain Python from its cells, read
-//! the requirements, plan the service, render its files, write them all or none.
+//! the requirements, plan the service, lock its requirements with uv, render its files, write
+//! them all or none.
 
 pub mod cli;
 pub mod devcontainer;
