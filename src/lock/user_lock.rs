@@ -513,6 +513,43 @@ directory = { path = "." }
     }
 
     #[test]
+    fn finds_the_nearest_lock_from_the_requirements_then_up_to_the_project() {
+        let project = tempfile::tempdir().unwrap();
+        let notebooks = project.path().join("notebooks");
+        std::fs::create_dir(&notebooks).unwrap();
+        std::fs::write(project.path().join("uv.lock"), UV_LOCK).unwrap();
+        let folder = NotebookFolder {
+            dir: notebooks.clone(),
+            subdir: "notebooks".into(),
+        };
+        let mut warnings = Vec::new();
+        let lock = find(&folder, None, &mut warnings).unwrap();
+        assert_eq!(
+            (lock.file.as_str(), lock.format),
+            ("uv.lock", LockFormat::Uv)
+        );
+        // Beside the requirements file wins, even outside the project (shown by its name).
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(elsewhere.path().join("Pipfile.lock"), "{\"default\": {}}").unwrap();
+        let requirements = elsewhere.path().join("Pipfile");
+        let set = RequirementsSet::default();
+        let lock = find(&folder, Some((&requirements, &set)), &mut warnings).unwrap();
+        assert_eq!(
+            (lock.file.as_str(), lock.format),
+            ("Pipfile.lock", LockFormat::Pipfile)
+        );
+        // A lock that cannot be read is not used, with a warning naming it.
+        std::fs::write(notebooks.join("poetry.lock"), "[[package]\n").unwrap();
+        assert!(find(&folder, None, &mut warnings).is_none());
+        assert!(
+            warnings[0]
+                .message
+                .starts_with("notebooks/poetry.lock is not a Poetry lock"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
     fn a_broken_lock_names_its_file() {
         let error = parse("[[package]\n", LockFormat::Uv, "sub/uv.lock").unwrap_err();
         assert!(
