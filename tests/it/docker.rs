@@ -711,7 +711,7 @@ fn penguins_locked_builds_twice_to_the_same_versions_with_hashes_required_and_no
     let install = step_output(&build, "RUN pip install");
     assert!(
         install[0]
-            .contains("uv pip install --system --no-cache --require-hashes -r requirements.txt"),
+            .contains("uv pip install --system --no-cache --compile-bytecode --require-hashes -r requirements.txt"),
         "{}",
         install.join("\n")
     );
