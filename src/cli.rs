@@ -33,6 +33,26 @@ pub struct ConvertArgs {
     /// include too). Without it the requirements come from the notebook's imports alone.
     #[arg(short, long, value_name = "FILE")]
     pub requirements: Option<PathBuf>,
+    /// Lock the requirements with uv (exact versions and hashes, for the image's Python and
+    /// platform) or fail: a missing uv or package index is an error [default: lock when uv is
+    /// installed and the index answers, else say that it is not locked; NB2SVC_LOCK=auto|yes|no
+    /// sets the default].
+    #[arg(long, conflicts_with = "no_lock")]
+    pub lock: bool,
+    /// Do not lock: requirements.txt lists what the service needs, and the image installs
+    /// whatever versions it allows when it is built.
+    #[arg(long)]
+    pub no_lock: bool,
+    /// Choose the newest versions the requirements allow, instead of keeping those of the lock
+    /// already in the output folder (with --force, to replace it).
+    #[arg(long, conflicts_with = "no_lock")]
+    pub upgrade_lock: bool,
+    /// The Dockerfile keeps uv's download cache between builds in a BuildKit cache mount
+    /// (`RUN --mount=type=cache`): faster rebuilds after a requirements change, but the image
+    /// then needs BuildKit (`DOCKER_BUILDKIT=1`); the default Dockerfile builds with either
+    /// builder.
+    #[arg(long)]
+    pub buildkit_cache: bool,
     /// Output folder [default: NOTEBOOK-service in the current folder].
     #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -1,7 +1,8 @@
 //! nb2svc: turn a Jupyter notebook and its requirements into a containerized FastAPI service.
 //!
 //! The pipeline, in [`convert`]: read the notebook, extract plain Python from its cells, read
-//! the requirements, plan the service, render its files, write them all or none.
+//! the requirements, plan the service, lock its requirements with uv, render its files, write
+//! them all or none.
 
 pub mod base_image;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod extract;
 pub mod image_probe;
 pub mod import_map;
 pub mod input;
+pub mod lock;
 pub mod names;
 pub mod notebook;
 pub mod pickled;
@@ -61,6 +63,11 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
         .check_python()
         .with_context(|| format!("{shown} cannot become a Python service"))?;
     let extraction = extract::extract(&notebook).with_context(|| format!("in {shown}"))?;
+    let lock_mode = lock::LockMode::choose(
+        args.lock,
+        args.no_lock,
+        std::env::var("NB2SVC_LOCK").ok().as_deref(),
+    )?;
     let requirements = match &args.requirements {
         Some(file) => Some(requirements::read(file)?),
         None => {
@@ -72,15 +79,40 @@ pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Writ
     };
     let folder = workspace::project_of(path, args.root.as_deref())?;
     let options = options(args, path, &folder, notebook.language_version.as_deref())?;
+    let mut lock_warnings = Vec::new();
+    let user_lock = match lock_mode {
+        lock::LockMode::Off => None,
+        _ => lock::user_lock::find(
+            &folder,
+            args.requirements.as_deref().zip(requirements.as_ref()),
+            &mut lock_warnings,
+        ),
+    };
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| shown.clone());
-    let plan = plan::plan(&file_name, extraction, requirements, &folder, &options)
+    let mut plan = plan::plan(&file_name, extraction, requirements, &folder, &options)
         .with_context(|| format!("in {shown}"))?;
-    let tera = render::templates(args.templates.as_deref())?;
-    let files = render::render(&plan, &tera)?;
     let out = args.out.clone().unwrap_or_else(|| default_out(path));
+    let tera = render::templates(args.templates.as_deref())?;
+    // The lock already in the output folder keeps its versions where they still fit.
+    let previous = fs::read_to_string(out.join("requirements.txt"))
+        .ok()
+        .filter(|text| lock::is_nb2svc_lock(text));
+    let request = lock::Request {
+        merged: &plan.requirements,
+        base_image: &plan.base_image,
+        python: &plan.python.version,
+        user_lock: user_lock.as_ref(),
+        previous: previous.as_deref(),
+        upgrade: args.upgrade_lock,
+        mode: lock_mode,
+    };
+    plan.lock =
+        lock::lock(&request, &lock::Resolver::from_env()).with_context(|| format!("in {shown}"))?;
+    lock::note(&mut plan, lock_mode, lock_warnings);
+    let files = render::render(&plan, &tera)?;
     let out_shown = out.display().to_string();
     let written = if args.dry_run {
         None
@@ -142,6 +174,7 @@ fn options(
         train_at: args.train_at,
         workers: args.workers,
         strict: args.strict,
+        buildkit_cache: args.buildkit_cache,
         includes: args
             .includes
             .iter()

@@ -86,6 +86,8 @@ pub struct Options {
     pub includes: Vec<String>,
     /// The orchestrators to write files for (`--kubernetes`, `--swarm`, `--replicas`).
     pub deploy: crate::deploy::Targets,
+    /// The Dockerfile keeps uv's cache in a BuildKit cache mount (`--buildkit-cache`).
+    pub buildkit_cache: bool,
 }
 
 /// A code cell as it goes into `app/notebook.py`.
@@ -265,6 +267,11 @@ pub struct ServicePlan {
     /// run in order when the notebook trains.
     pub fetches: Vec<crate::extract::Fetch>,
     pub requirements: Merged,
+    /// The requirements' lock, or why there is none. Planning does no I/O: [`crate::lock`]
+    /// resolves it after planning; until then it is unresolved.
+    pub lock: crate::lock::LockState,
+    /// The Dockerfile keeps uv's cache in a BuildKit cache mount.
+    pub buildkit_cache: bool,
     pub dropped: Vec<Dropped>,
     pub skipped_cells: Vec<CellRef>,
     /// The notebook uses IPython's `display` or `get_ipython`; the runtime stands in for them.
@@ -477,6 +484,8 @@ pub fn plan(
         credentials,
         loads_dotenv,
         requirements,
+        lock: crate::lock::LockState::not_resolved(),
+        buildkit_cache: options.buildkit_cache,
         dropped: extraction.dropped,
         skipped_cells: extraction.skipped_cells,
         unparsed_cells: analysis.unparsed,

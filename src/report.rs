@@ -153,6 +153,27 @@ pub fn human(
             plan.requirements.requirements.len()
         )?;
     }
+    match &plan.lock {
+        crate::lock::LockState::Locked(lock) => {
+            let kept = match &lock.user_lock {
+                Some(user) => format!(", the versions of {} kept", user.file),
+                None => String::new(),
+            };
+            writeln!(
+                w,
+                "  lock          {} packages pinned{} by {} for Python {} on {}{kept}",
+                lock.packages.len(),
+                if lock.hashed { " with hashes" } else { "" },
+                lock.resolver,
+                lock.target.python,
+                lock.target.platform
+            )?
+        }
+        crate::lock::LockState::Unlocked { reason } => writeln!(
+            w,
+            "  lock          none: the requirements are not locked ({reason})"
+        )?,
+    }
     match written {
         Some(report) => writeln!(
             w,

@@ -193,8 +193,8 @@ fn read_any(path: &Path) -> Result<RequirementsSet> {
     match (name.as_str(), extension.as_str()) {
         ("pipfile", _) => toml_formats::parse_pipfile(&text, path),
         ("pyproject.toml", _) => toml_formats::parse_pyproject(&text, path),
-        ("pipfile.lock" | "poetry.lock" | "uv.lock" | "pdm.lock", _) => bail!(
-            "{}: lock files are not read: pass the Pipfile or pyproject.toml next to it ({ACCEPTED})",
+        ("pipfile.lock" | "poetry.lock" | "uv.lock" | "pdm.lock" | "pylock.toml", _) => bail!(
+            "{}: lock files are not read as requirements: pass the Pipfile or pyproject.toml next to it; a uv.lock, pylock.toml, poetry.lock or Pipfile.lock beside it then keeps its versions ({ACCEPTED})",
             path.display()
         ),
         (_, "toml") if text.contains("[project]") || text.contains("[tool.poetry") => {
@@ -500,7 +500,7 @@ mod tests {
         std::fs::write(&lock, "version = 1\n").unwrap();
         let err = read(&lock).unwrap_err().to_string();
         assert!(
-            err.contains("lock files are not read")
+            err.contains("lock files are not read as requirements")
                 && err.contains("environment.yml, Pipfile or pyproject.toml"),
             "{err}"
         );

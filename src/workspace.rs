@@ -108,7 +108,7 @@ impl NotebookFolder {
     }
 
     /// The project folder on disk.
-    fn root(&self) -> PathBuf {
+    pub fn root(&self) -> PathBuf {
         let depth = self.subdir.split('/').filter(|p| !p.is_empty()).count();
         // Resolved first: the folder of `model.ipynb` is the empty path, which has no parent.
         let here = if self.dir.as_os_str().is_empty() {

@@ -17,6 +17,7 @@ fn options() -> Options {
         strict: false,
         includes: Vec::new(),
         deploy: crate::deploy::Targets::default(),
+        buildkit_cache: false,
     }
 }
 

@@ -288,9 +288,12 @@ fn step_output<'a>(build: &'a str, instruction: &str) -> Vec<&'a str> {
     lines[start..end].to_vec()
 }
 
-/// Whether pip downloaded or installed anything during a build.
+/// Whether the dependency step downloaded or installed anything during a build (pip installs
+/// uv, which installs the requirements).
 fn pip_ran(build: &str) -> bool {
-    build.contains("Collecting ") || build.contains("Successfully installed")
+    build.contains("Collecting ")
+        || build.contains("Successfully installed")
+        || build.contains("Installed ")
 }
 
 /// The sha256 of a file, as `sha256sum` prints it.
@@ -415,7 +418,8 @@ fn penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in
     );
 
     let notebook_py = service.path("app/notebook.py");
-    let mut notebook = fs::read_to_string(&notebook_py).unwrap();
+    let generated_notebook = fs::read_to_string(&notebook_py).unwrap();
+    let mut notebook = generated_notebook.clone();
     notebook.push_str("\n\nE2E_PROBE = \"edited on the host\"\n");
     let edited = Instant::now();
     fs::write(&notebook_py, &notebook).unwrap();
@@ -451,7 +455,9 @@ fn penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in
         "the dev container reloads"
     );
 
-    // A code-only change: pip's layer comes from the cache.
+    // A change of the serving code only (the notebook's module as generated again): pip's
+    // layer and training come from the cache.
+    fs::write(&notebook_py, &generated_notebook).unwrap();
     fs::write(&main_py, format!("{main}# touched by the e2e test\n")).unwrap();
     let before = service.image_id();
     let (rebuild, rebuild_time) = service.build(Builder::Classic);
@@ -467,6 +473,12 @@ fn penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in
             .iter()
             .any(|l| l.contains("Using cache")),
         "the code layer was rebuilt"
+    );
+    let training = step_output(&rebuild, "RUN python -m app.notebook");
+    assert!(
+        training.iter().any(|l| l.trim() == "---> Using cache"),
+        "an edit of app/main.py does not train again:\n{}",
+        training.join("\n")
     );
     let after = service.image_id();
     assert_ne!(before, after, "the rebuild made a new image");
@@ -636,6 +648,147 @@ fn penguins_built_twice_share_the_dependency_layer_and_serve_the_artifact_they_t
     );
 }
 
+/// `pip freeze` in an image, by a throwaway container without network: name==version lines,
+/// names normalized (PEP 503), sorted.
+fn frozen(image: &str) -> Vec<String> {
+    let out = docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "pip",
+        image,
+        "list",
+        "--format=freeze",
+    ]);
+    let mut lines: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains("=="))
+        .map(normalized_pin)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `Typing_Extensions==4.1` → `typing-extensions==4.1`.
+fn normalized_pin(line: &str) -> String {
+    let (name, version) = line.trim().split_once("==").unwrap_or((line, ""));
+    let name = name.to_lowercase().replace(['_', '.'], "-");
+    format!("{name}=={}", version.trim().trim_end_matches('\\').trim())
+}
+
+/// Issue 10: the penguins example locked once and built twice from that lock, the second time
+/// in another folder and without the cache, installs the same versions, every one the lock's;
+/// the image installs with hashes required (a wrong hash fails the build); and an edit of
+/// `app/main.py` rebuilds without training.
+#[test]
+fn penguins_locked_builds_twice_to_the_same_versions_with_hashes_required_and_no_retraining() {
+    let test =
+        "penguins_locked_builds_twice_to_the_same_versions_with_hashes_required_and_no_retraining";
+    let Some(_engine) = crate::support::docker_or_skip(test) else {
+        return;
+    };
+    if !tool_or_skip(
+        test,
+        crate::support::uv_and_index(),
+        "uv with PyPI reachable",
+    ) {
+        return;
+    }
+    let example = root().join("examples/penguins");
+    let generate = || {
+        Service::generate_with(
+            &example.join("penguins.ipynb"),
+            Some(&example.join("requirements.txt")),
+            &["--lock"],
+        )
+    };
+    let first = generate();
+    let second = generate();
+    // The same lock, even if the index changed between the two runs.
+    let lock = fs::read_to_string(first.path("requirements.txt")).unwrap();
+    fs::write(second.path("requirements.txt"), &lock).unwrap();
+    let (build, first_time) = first.compose_ok(DEV, Builder::Classic, &["build", "--no-cache"]);
+    let install = step_output(&build, "RUN pip install");
+    assert!(
+        install[0]
+            .contains("uv pip install --system --no-cache --compile-bytecode --require-hashes -r requirements.txt"),
+        "{}",
+        install.join("\n")
+    );
+    // An edit of the serving code: the training step comes from the cache. (Before the second
+    // build: the classic builder could take the shared layers from the second image's chain,
+    // whose app/__init__.py names the other service.)
+    let main_py = first.path("app/main.py");
+    let main = fs::read_to_string(&main_py).unwrap();
+    fs::write(&main_py, format!("{main}# edited by the e2e test\n")).unwrap();
+    let (rebuild, rebuild_time) = first.build(Builder::Classic);
+    let training = step_output(&rebuild, "RUN python -m app.notebook");
+    assert!(
+        training.iter().any(|l| l.trim() == "---> Using cache"),
+        "no training after an edit of app/main.py:\n{rebuild}"
+    );
+    assert!(
+        !step_output(&rebuild, "COPY app/ ./app/")
+            .iter()
+            .any(|l| l.contains("Using cache")),
+        "the serving code was copied again:\n{rebuild}"
+    );
+    eprintln!(
+        "{test}: app/main.py edit rebuilt in {:.1} s ({:.0} % of the cold build)",
+        rebuild_time.as_secs_f64(),
+        100.0 * rebuild_time.as_secs_f64() / first_time.as_secs_f64()
+    );
+
+    let (_, second_time) = second.compose_ok(DEV, Builder::Classic, &["build", "--no-cache"]);
+    eprintln!(
+        "{test}: two cold builds from one lock: {:.1} s and {:.1} s",
+        first_time.as_secs_f64(),
+        second_time.as_secs_f64()
+    );
+    let installed = frozen(&first.image());
+    assert_eq!(
+        installed,
+        frozen(&second.image()),
+        "the same versions in both images"
+    );
+    for line in lock.lines() {
+        if line.is_empty() || line.starts_with([' ', '#']) {
+            continue;
+        }
+        let pin = normalized_pin(line);
+        assert!(installed.contains(&pin), "{pin} installed: {installed:?}");
+    }
+
+    // Hashes are required: a lock whose first package has wrong hashes fails the build.
+    let mut packages_seen = 0;
+    let tampered: String = lock
+        .lines()
+        .map(|line| {
+            if !line.is_empty() && !line.starts_with([' ', '#']) {
+                packages_seen += 1;
+            }
+            match line.split_once("--hash=sha256:") {
+                Some((head, rest)) if packages_seen == 1 => {
+                    let tail = rest.trim_start_matches(|c: char| c.is_ascii_hexdigit());
+                    format!("{head}--hash=sha256:{}{tail}", "0".repeat(64))
+                }
+                _ => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fs::write(second.path("requirements.txt"), tampered + "\n").unwrap();
+    let output = second.compose(DEV, Builder::Classic, &["build"], 600);
+    let text = output_text(&output);
+    assert!(
+        !output.status.success(),
+        "a wrong hash must fail the build:\n{text}"
+    );
+    assert!(text.to_lowercase().contains("hash"), "{text}");
+}
+
 /// A copy of a corpus notebook beside a data file it reads, which the corpus does not ship.
 /// The notebook is copied because nb2svc ships data found beside the notebook, and the corpus
 /// is read-only; its requirements are read in place.
@@ -648,7 +801,8 @@ fn corpus_notebook_with_data(notebook: &str, data: &str, csv: &str) -> Option<te
 }
 
 /// g_k8sjenkins_nb_in_docker/basicUI.ipynb reads NK.csv (hours, marks; exactly four rows, which
-/// it reshapes to 4x1), fits a LinearRegression and dumps base.pk1. Built with BuildKit.
+/// it reshapes to 4x1), fits a LinearRegression and dumps base.pk1. Built with BuildKit, uv's
+/// cache in a cache mount.
 #[test]
 fn corpus_linear_regression_notebook_builds_with_buildkit_and_predicts() {
     let test = "corpus_linear_regression_notebook_builds_with_buildkit_and_predicts";
@@ -663,7 +817,12 @@ fn corpus_linear_regression_notebook_builds_with_buildkit_and_predicts() {
         eprintln!("SKIPPED {test}: the shared corpus is not beside the checkout");
         return;
     };
-    let service = Service::generate(&folder.path().join("basicUI.ipynb"), None);
+    // BuildKit reads the cache mount of --buildkit-cache (issue 10).
+    let service = Service::generate_with(
+        &folder.path().join("basicUI.ipynb"),
+        None,
+        &["--buildkit-cache"],
+    );
     let up = service.up_until_ready(DEV, Builder::BuildKit, true);
     eprintln!(
         "{test}: BuildKit `up --build -d` to /ready 200: {:.1} s",

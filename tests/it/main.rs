@@ -10,6 +10,7 @@ mod docker;
 mod fuzz;
 mod injection;
 mod lint;
+mod lock;
 mod runtime;
 mod service;
 mod snapshots;

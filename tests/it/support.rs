@@ -24,9 +24,45 @@ pub fn corpus() -> Option<PathBuf> {
     None
 }
 
-/// The nb2svc binary under test.
+/// The nb2svc binary under test, with its requirements unlocked (`NB2SVC_LOCK=no`): a test
+/// reads no package index unless it asks with `--lock` (see [`nb2svc_default_lock`]).
 pub fn nb2svc() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("nb2svc").expect("the nb2svc binary is built")
+    let mut command = assert_cmd::Command::cargo_bin("nb2svc").expect("the nb2svc binary is built");
+    command.env("NB2SVC_LOCK", "no");
+    command
+}
+
+/// The nb2svc binary under test with the default choice of locking (lock when uv and the
+/// index answer), whatever the environment of the test run says.
+pub fn nb2svc_default_lock() -> assert_cmd::Command {
+    let mut command = nb2svc();
+    command.env_remove("NB2SVC_LOCK");
+    command
+}
+
+/// Whether uv is installed and PyPI answers it: what a test of real locking needs.
+pub fn uv_and_index() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let Ok(dir) = tempfile::tempdir() else {
+            return false;
+        };
+        let input = dir.path().join("requirements.in");
+        std::fs::write(&input, "six\n").is_ok()
+            && Command::new("uv")
+                .args([
+                    "--color",
+                    "never",
+                    "pip",
+                    "compile",
+                    "--no-header",
+                    "--quiet",
+                ])
+                .arg(&input)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+    })
 }
 
 /// Whether `program args...` runs and exits 0.
@@ -373,7 +409,29 @@ pub fn generated_inputs() -> Vec<(PathBuf, Option<PathBuf>, Vec<&'static str>)> 
             Some(example.join("requirements.txt")),
             vec!["--train-at", "start", "--container-port", "8080"],
         ),
+        // Issue 10: uv's cache in a BuildKit mount, and a base image by digest.
+        (
+            example.join("penguins.ipynb"),
+            Some(example.join("requirements.txt")),
+            vec!["--buildkit-cache"],
+        ),
+        (
+            example.join("penguins.ipynb"),
+            Some(example.join("requirements.txt")),
+            vec![
+                "--base-image",
+                "python:3.11-slim@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ],
+        ),
     ];
+    if uv_and_index() {
+        // Locked: installed with --require-hashes.
+        inputs.push((
+            example.join("penguins.ipynb"),
+            Some(example.join("requirements.txt")),
+            vec!["--lock"],
+        ));
+    }
     let beside = |notebook: &Path| {
         let requirements = notebook.with_file_name("requirements.txt");
         requirements.is_file().then_some(requirements)
