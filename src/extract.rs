@@ -378,6 +378,31 @@ impl<'a> Visitor<'a> for EscapeCollector {
     }
 }
 
+/// Parses `body` in IPython mode. ruff's parser reaches an `unreachable!` on some mangled
+/// escape commands (found by `tests/it/fuzz.rs`); such a body is treated like one that does not
+/// parse (`None`), and the panic's message is kept off the user's terminal.
+fn parse_guarded(
+    body: &str,
+) -> Option<Result<ruff_python_parser::Parsed<ruff_python_ast::Mod>, ruff_python_parser::ParseError>>
+{
+    thread_local! {
+        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|quiet| quiet.set(true));
+    let parsed = std::panic::catch_unwind(|| parse(body, ParseOptions::from(Mode::Ipython)));
+    QUIET.with(|quiet| quiet.set(false));
+    parsed.ok()
+}
+
 /// Replaces each line magic, shell escape and help request in `body` with plain Python.
 fn clean_line_escapes(
     body: &str,
@@ -385,7 +410,7 @@ fn clean_line_escapes(
     line_offset: usize,
     out: &mut Extraction,
 ) -> Result<String> {
-    let Ok(parsed) = parse(body, ParseOptions::from(Mode::Ipython)) else {
+    let Some(Ok(parsed)) = parse_guarded(body) else {
         // Not Python even with IPython syntax (prose, Python 2): kept as it is, so that planning
         // leaves it out with a warning naming cell, line and column, or refuses it when the
         // service needs it or --strict is given.
