@@ -398,11 +398,11 @@ fn penguins_service_serves_reloads_edits_rebuilds_from_cache_and_runs_healthy_in
     let mut main = fs::read_to_string(&main_py).unwrap();
     main.push_str(concat!(
         "\n\n@app.get(\"/e2e-probe\", tags=[\"service\"])\n",
-        "def e2e_probe() -> Dict[str, Any]:\n",
+        "def e2e_probe() -> dict[str, Any]:\n",
         "    \"\"\"Added on the host while the container runs.\"\"\"\n",
         "    return {\"probe\": \"main\"}\n",
         "\n\n@app.get(\"/e2e-notebook\", tags=[\"service\"])\n",
-        "def e2e_notebook() -> Dict[str, Any]:\n",
+        "def e2e_notebook() -> dict[str, Any]:\n",
         "    \"\"\"What the notebook module says now.\"\"\"\n",
         "    import importlib\n\n",
         "    notebook = importlib.import_module(\"app.notebook\")\n",
