@@ -194,7 +194,12 @@ fn penguins_and_two_corpus_notebooks_lock_with_hashes_for_the_image() {
         let out = tempfile::tempdir().unwrap();
         let started = std::time::Instant::now();
         let output = nb2svc()
-            .args(python.map(|version| ["--python", version]).into_iter().flatten())
+            .args(
+                python
+                    .map(|version| ["--python", version])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg(&notebook)
             .arg("-r")
             .arg(&requirements)
@@ -256,7 +261,12 @@ fn penguins_and_two_corpus_notebooks_lock_with_hashes_for_the_image() {
         );
         // Running again on the same input keeps the lock: nothing changes.
         let again = nb2svc()
-            .args(python.map(|version| ["--python", version]).into_iter().flatten())
+            .args(
+                python
+                    .map(|version| ["--python", version])
+                    .into_iter()
+                    .flatten(),
+            )
             .arg(&notebook)
             .arg("-r")
             .arg(&requirements)
