@@ -20,9 +20,22 @@ const LITERALS: &[&str] = &[
     "sk-proj-abcdefghijklmnopqrstuv",
 ];
 
-fn code_cell(source: &str) -> serde_json::Value {
-    serde_json::json!({"cell_type": "code", "metadata": {}, "source": source,
-        "outputs": [], "execution_count": null})
+/// Writes a notebook of these code cells as `dir/name`, in a project (a git work tree) at
+/// `dir`, and returns its path.
+fn notebook(dir: &Path, name: &str, cells: &[&str]) -> std::path::PathBuf {
+    fs::create_dir_all(dir.join(".git")).unwrap();
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .map(|source| {
+            serde_json::json!({"cell_type": "code", "metadata": {}, "source": source,
+                "outputs": [], "execution_count": null})
+        })
+        .collect();
+    let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
+    let path = dir.join(name);
+    fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    path
 }
 
 /// A project (a git work tree) whose notebook writes credentials in every form nb2svc knows:
@@ -30,7 +43,7 @@ fn code_cell(source: &str) -> serde_json::Value {
 /// by its form, one in a `%%writefile` module, one in a module it imports, one in a cell
 /// that is not valid Python.
 fn project(dir: &Path) -> std::path::PathBuf {
-    fs::create_dir_all(dir.join(".git")).unwrap();
+    fs::create_dir_all(dir).unwrap();
     fs::write(
         dir.join("helper.py"),
         "\"\"\"A helper of the author's.\"\"\"\nimport json\n\nDB_PASSWORD = 's3cr3t-from-helper'\n\n\ndef scale(x):\n    return x * 2\n",
@@ -43,12 +56,7 @@ fn project(dir: &Path) -> std::path::PathBuf {
         "secret = 'pa55-in-a-broken-cell' +\n",
         "def predict(x: float) -> dict:\n    # nb2svc: endpoint\n    return {'y': helper.scale(x), 'keyed': len(API_KEY) + len(OPENAI)}\n",
     ];
-    let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5,
-        "cells": cells.iter().map(|c| code_cell(c)).collect::<Vec<_>>(),
-        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
-    let path = dir.join("keys.ipynb");
-    fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
-    path
+    notebook(dir, "keys.ipynb", &cells)
 }
 
 #[test]
@@ -216,18 +224,14 @@ fn a_service_without_credentials_has_no_env_file() {
 fn a_notebook_that_loads_dotenv_gets_its_variables_from_the_environment() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("proj");
-    fs::create_dir_all(dir.join(".git")).unwrap();
     let cells = [
         "from dotenv import load_dotenv\nimport os\nload_dotenv()\nURL = os.getenv('SERVICE_URL')\n",
         "def predict(x: float) -> dict:\n    # nb2svc: endpoint\n    return {'y': x, 'url': URL}\n",
     ];
-    let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5,
-        "cells": cells.iter().map(|c| code_cell(c)).collect::<Vec<_>>(),
-        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
-    fs::write(dir.join("dot.ipynb"), serde_json::to_vec(&json).unwrap()).unwrap();
+    let notebook = notebook(&dir, "dot.ipynb", &cells);
     let out = tmp.path().join("svc");
     let output = nb2svc()
-        .arg(dir.join("dot.ipynb"))
+        .arg(&notebook)
         .arg("-o")
         .arg(&out)
         .output()
@@ -256,18 +260,14 @@ fn a_notebook_that_loads_dotenv_gets_its_variables_from_the_environment() {
 fn a_notebook_that_trains_with_a_credential_trains_where_env_is_not_in_the_image() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("proj");
-    fs::create_dir_all(dir.join(".git")).unwrap();
     let cells = [
         "import joblib\nfrom sklearn.linear_model import LinearRegression\nDB_PASSWORD = 'Xy7Pa55w0rd'\n",
         "model = LinearRegression().fit([[len(DB_PASSWORD)], [2]], [1, 2])\njoblib.dump(model, 'model.joblib')\n",
     ];
-    let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5,
-        "cells": cells.iter().map(|c| code_cell(c)).collect::<Vec<_>>(),
-        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
-    fs::write(dir.join("train.ipynb"), serde_json::to_vec(&json).unwrap()).unwrap();
+    let notebook = notebook(&dir, "train.ipynb", &cells);
     let out = tmp.path().join("svc");
     let output = nb2svc()
-        .arg(dir.join("train.ipynb"))
+        .arg(&notebook)
         .arg("-o")
         .arg(&out)
         .output()
@@ -290,18 +290,14 @@ fn a_notebook_that_trains_with_a_credential_trains_where_env_is_not_in_the_image
 fn a_setting_default_with_a_dollar_reaches_the_service_as_written() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("proj");
-    fs::create_dir_all(dir.join(".git")).unwrap();
     let cells = [
         "import os\nGREETING = os.getenv('GREETING', 'hi $USER')\n",
         "def predict(x: float) -> dict:\n    # nb2svc: endpoint\n    return {'y': x, 'greeting': GREETING}\n",
     ];
-    let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5,
-        "cells": cells.iter().map(|c| code_cell(c)).collect::<Vec<_>>(),
-        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
-    fs::write(dir.join("dollar.ipynb"), serde_json::to_vec(&json).unwrap()).unwrap();
+    let notebook = notebook(&dir, "dollar.ipynb", &cells);
     let out = tmp.path().join("svc");
     let output = nb2svc()
-        .arg(dir.join("dollar.ipynb"))
+        .arg(&notebook)
         .arg("-o")
         .arg(&out)
         .output()
