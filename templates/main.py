@@ -87,6 +87,11 @@ app.router.route_class = runtime.guarded_route_class()
 app.add_exception_handler(RequestValidationError, runtime.validation_error)
 # NB2SVC_MAX_BODY_BYTES (default 1 MiB): a larger request body is a 413.
 app.add_middleware(runtime.BodyLimit, limit=runtime.max_body_bytes())
+# Each worker runs setup on its own: a request meeting one still loading waits for it
+# (NB2SVC_STARTUP_WAIT_SECONDS, default 10) rather than answering 503 at once.
+app.add_middleware(
+    runtime.StartupGate, state=state, seconds=runtime.startup_wait_seconds()
+)
 
 
 @app.exception_handler(Exception)

@@ -1125,6 +1125,8 @@ class ServiceState:
         self.replays: dict[str, Any] = {}
         self.default_model: str | None = None
         self.default_because = ""
+        # Set once setup has ended, ready or failed.
+        self.done = threading.Event()
 
     def run_setup(self, setup: Callable[[ServiceState], None]) -> None:
         """Runs `setup` once; a failure is kept for /ready, not crashing the process."""
@@ -1138,6 +1140,18 @@ class ServiceState:
             log.error(
                 "nb2svc: setup failed: %s\n%s", self.failure, traceback.format_exc()
             )
+        finally:
+            self.done.set()
+
+    async def settled(self, seconds: float) -> None:
+        """Returns once setup has ended, or after `seconds`, never blocking the loop."""
+        if self.done.is_set():
+            return
+        import asyncio
+
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not self.done.is_set() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
 
     def start(self, setup: Callable[[ServiceState], None]) -> threading.Thread:
         """Runs the setup in the background so /health answers while it works."""
@@ -1686,6 +1700,9 @@ def _describe_inputs(state: ServiceState, name: str) -> dict[str, Any]:
 
 # A request body larger than this is a 413 (NB2SVC_MAX_BODY_BYTES changes it).
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+# Long enough for sibling workers loading the same artifacts to catch up; short enough
+# that a client of a service training at start hears 503 "starting" rather than hangs.
+DEFAULT_STARTUP_WAIT_SECONDS = 10.0
 _reported_failures: set[tuple[str, Any, Any]] = set()
 
 
@@ -1698,6 +1715,20 @@ def max_body_bytes() -> int:
         raise RuntimeError(
             f"NB2SVC_MAX_BODY_BYTES={text!r}: expected a number of bytes"
         ) from None
+
+
+def startup_wait_seconds() -> float:
+    """How long a request waits for its worker's setup (NB2SVC_STARTUP_WAIT_SECONDS)."""
+    text = os.environ.get("NB2SVC_STARTUP_WAIT_SECONDS", "")
+    try:
+        seconds = float(text) if text else DEFAULT_STARTUP_WAIT_SECONDS
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses NaN
+        raise RuntimeError(
+            f"NB2SVC_STARTUP_WAIT_SECONDS={text!r}: expected seconds, 0 or more"
+        )
+    return seconds
 
 
 def docs_settings() -> dict[str, Any]:
@@ -1855,6 +1886,25 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class StartupGate:
+    """ASGI middleware: a request that reaches a worker still running its setup waits
+    for it (up to `seconds`) instead of answering 503 at once.
+
+    Each uvicorn worker runs the setup on its own, so `/ready` answered 200 by one
+    worker says nothing of the next: without the wait, the request after a 200 could
+    meet a sibling still loading. `/health` and `/ready` never wait: probes need the
+    truth now.
+    """
+
+    def __init__(self, app: Any, state: ServiceState, seconds: float) -> None:
+        self.app, self.state, self.seconds = app, state, seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path") not in ("/health", "/ready"):
+            await self.state.settled(self.seconds)
+        await self.app(scope, receive, send)
 
 
 class _TooLarge(Exception):

@@ -1,5 +1,6 @@
 //! Shared helpers: paths, the binary, external tools, and the rule for optional tests.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -192,10 +193,14 @@ pub fn free_port() -> u16 {
 }
 
 /// A child process killed when the test ends, pass or fail.
+/// A server started in a process group of its own. Dropping it kills the whole group: uvicorn's
+/// workers outlive a killed parent, and would hold the test's stderr (and CI's log pipe) open.
 pub struct Running(pub std::process::Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -364,6 +369,7 @@ pub fn start_uvicorn(
         ])
         .current_dir(dir)
         .envs(env.iter().copied())
+        .process_group(0)
         .stdout(std::process::Stdio::null())
         .stderr(if quiet {
             std::process::Stdio::null()

@@ -94,5 +94,78 @@ class GuardsTest(unittest.TestCase):
         self.assertEqual(off.get("/docs").status_code, 404)
 
 
+@unittest.skipIf(MISSING, f"needs {MISSING}")
+class StartupGateTest(unittest.TestCase):
+    """A worker still running its setup: requests wait for it, probes do not."""
+
+    def app(self, seconds: float):
+        import threading
+
+        from fastapi import FastAPI
+
+        runtime = load_runtime()
+        state = runtime.ServiceState()
+        release = threading.Event()
+        app = FastAPI()
+        app.add_middleware(runtime.StartupGate, state=state, seconds=seconds)
+
+        @app.get("/ready")
+        def ready() -> dict:
+            return {"ready": state.ready}
+
+        @app.get("/placeholder")
+        def placeholder() -> dict:
+            state.require_ready()
+            return {}
+
+        def setup(loaded) -> None:
+            # As the generated lifespan does: the route appears when setup ends.
+            release.wait(30)
+            app.get("/late")(lambda: {"served": "after setup"})
+
+        return app, state, setup, release
+
+    def test_a_request_during_setup_waits_and_reaches_the_route_setup_adds(self) -> None:
+        import threading
+
+        from fastapi.testclient import TestClient
+
+        app, state, setup, release = self.app(seconds=30)
+        client = TestClient(app)
+        state.start(setup)
+        self.assertEqual(client.get("/ready").json(), {"ready": False})
+        answers = []
+        waiting = threading.Thread(target=lambda: answers.append(client.get("/late")))
+        waiting.start()
+        waiting.join(0.5)
+        self.assertTrue(waiting.is_alive(), "the request waits for the setup")
+        release.set()
+        waiting.join(30)
+        self.assertEqual(answers[0].status_code, 200)
+        self.assertEqual(answers[0].json(), {"served": "after setup"})
+
+    def test_the_wait_is_bounded_and_then_answers_starting(self) -> None:
+        from fastapi.testclient import TestClient
+
+        app, state, setup, release = self.app(seconds=0.2)
+        client = TestClient(app)
+        state.start(setup)
+        try:
+            answer = client.get("/placeholder")
+            self.assertEqual(answer.status_code, 503)
+            self.assertEqual(answer.json()["detail"], {"status": "starting"})
+        finally:
+            release.set()
+
+    def test_the_wait_is_read_from_the_environment_and_checked(self) -> None:
+        runtime = load_runtime()
+        with mock.patch.dict(os.environ, {"NB2SVC_STARTUP_WAIT_SECONDS": "2.5"}):
+            self.assertEqual(runtime.startup_wait_seconds(), 2.5)
+        for bad in ("soon", "-1", "nan"):
+            with mock.patch.dict(os.environ, {"NB2SVC_STARTUP_WAIT_SECONDS": bad}):
+                with self.assertRaisesRegex(RuntimeError, "NB2SVC_STARTUP_WAIT_SECONDS"):
+                    runtime.startup_wait_seconds()
+
+
 if __name__ == "__main__":
     unittest.main()
