@@ -255,7 +255,7 @@ fn penguins_and_two_corpus_notebooks_lock_with_hashes_for_the_image() {
         let dockerfile = fs::read_to_string(out.path().join("Dockerfile")).unwrap();
         assert!(
             dockerfile.contains(
-                "uv pip install --system --no-cache --compile-bytecode --require-hashes -r requirements.txt"
+                "uv pip install --system --no-cache --require-hashes -r requirements.txt"
             ),
             "{dockerfile}"
         );
