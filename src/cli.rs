@@ -25,6 +25,8 @@ pub struct Cli {
 
 /// `nb2svc NOTEBOOK ...`: the main job.
 #[derive(Debug, Args)]
+// `--replicas` means nothing without an orchestrator to run them.
+#[command(group(clap::ArgGroup::new("orchestrator").args(["kubernetes", "swarm"]).multiple(true)))]
 pub struct ConvertArgs {
     /// The notebook (.ipynb, nbformat 3 or 4; a regular file of at most 512 MiB).
     #[arg(required = true)]
@@ -112,7 +114,7 @@ pub struct ConvertArgs {
     pub swarm: bool,
     /// Replicas the Kubernetes Deployment and the Swarm stack run (the autoscaler's floor).
     #[arg(long, value_name = "N", default_value_t = crate::deploy::DEFAULT_REPLICAS,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
+          requires = "orchestrator", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub replicas: u16,
     /// Fail when the notebook imports a package the requirements do not list.
     #[arg(long)]

@@ -276,18 +276,6 @@ fn utf16(bytes: &[u8], path: &Path, unit: fn([u8; 2]) -> u16) -> Result<String> 
     })
 }
 
-/// A file of the shared test corpus, or `None` (with a message) when the corpus is absent.
-#[cfg(test)]
-fn corpus_file(relative: &str) -> Option<std::path::PathBuf> {
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")).join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: corpus file {} is not here", path.display());
-        None
-    }
-}
-
 /// The requirement lines of a set, for assertions.
 #[cfg(test)]
 fn texts(set: &RequirementsSet) -> Vec<&str> {
@@ -325,6 +313,7 @@ fn fixture(relative: &str) -> std::path::PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::corpus_file;
 
     fn names(set: &RequirementsSet) -> Vec<&str> {
         set.requirements.iter().map(|r| r.name.as_str()).collect()
@@ -349,6 +338,22 @@ mod tests {
             .requirements
             .iter()
             .all(|r| !r.text.contains('\r') && !r.text.contains('\u{feff}')));
+    }
+
+    /// What `pip freeze > requirements.txt` writes in Windows PowerShell 5: UTF-16 LE with a
+    /// byte-order mark and CRLF line ends.
+    #[test]
+    fn reads_a_powershell_freeze_in_utf16() {
+        let set = read(&fixture("utf16_powershell_freeze.txt")).unwrap();
+        assert_eq!(names(&set), ["numpy", "pandas", "scikit-learn"]);
+        assert_eq!(set.requirements[2].text, "scikit-learn==1.4.2");
+        assert_eq!(
+            set.requirements[1].origin,
+            Origin::File {
+                path: "utf16_powershell_freeze.txt".into(),
+                line: 2
+            }
+        );
     }
 
     #[test]

@@ -5,10 +5,27 @@ use std::path::{Path, PathBuf};
 use crate::diagnostics::CellRef;
 use crate::notebook::{Cell, CellKind, Notebook};
 
-/// The shared corpus beside the checkout, when it is there (CI has it).
+/// The shared corpus beside the checkout, when it is there (CI has it). Under
+/// `NB2SVC_E2E=1` (CI) a missing corpus fails the test instead of letting it pass unchecked.
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")).to_path_buf();
-    dir.is_dir().then_some(dir)
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("NB2SVC_E2E").as_deref() != Ok("1"),
+        "../shared/corpus is required with NB2SVC_E2E=1 but {} is not there",
+        dir.display()
+    );
+    eprintln!("skipping: the corpus {} is not here", dir.display());
+    None
+}
+
+/// A file of the shared corpus, under the rule of [`corpus_dir`].
+pub fn corpus_file(relative: &str) -> Option<PathBuf> {
+    let path = corpus_dir()?.join(relative);
+    assert!(path.exists(), "corpus file {} is not there", path.display());
+    Some(path)
 }
 
 /// Every `.ipynb` file under `dir`, sorted.

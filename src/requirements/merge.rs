@@ -345,7 +345,8 @@ mod tests {
 
     use super::*;
     use crate::plan::SERVING_PACKAGES;
-    use crate::requirements::{corpus_file, parse_requirements_txt, read};
+    use crate::requirements::{parse_requirements_txt, read};
+    use crate::test_support::corpus_file;
 
     fn file(text: &str) -> RequirementsSet {
         parse_requirements_txt(text, Path::new("requirements.txt"), &mut |_| {

@@ -380,6 +380,8 @@ fn a_newline_in_the_notebook_name_adds_no_dockerfile_line() {
 mod containment;
 /// Credentials in the code (issue 9): read from the environment, never shipped.
 mod credentials;
+/// Error texts word for word (issue 11).
+mod errors;
 /// Hostile input (issue 9): deep nesting, colliding `%%writefile` targets, unbounded inputs.
 mod hostile;
 /// The Python the service runs (issue 10).

@@ -8,7 +8,9 @@
 use std::fs;
 use std::process::Command;
 
-use crate::support::{generate_into, generated_inputs, output_text, tool_or_skip, works};
+use crate::support::{
+    generate_into, generated_inputs, output_text, tool_or_skip, venv_or_skip, works,
+};
 
 #[test]
 fn every_generated_service_passes_ruff_check_and_format() {
@@ -67,4 +69,53 @@ fn every_generated_service_passes_ruff_check_and_format() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 12, "only {checked} services generated");
     eprintln!("{test}: {checked} generated services pass ruff check and ruff format --check");
+}
+
+/// Every generated `app/main.py` imports with nothing but what the serving code needs
+/// (FastAPI, pydantic, uvicorn): the routes, the request models and their typing names are
+/// real Python, not only text that compiles. Importing runs none of the notebook's code,
+/// which happens at startup, so the notebook's own libraries need not be there.
+#[test]
+fn every_generated_app_main_imports_with_the_serving_libraries_alone() {
+    let test = "every_generated_app_main_imports_with_the_serving_libraries_alone";
+    let spec = tempfile::tempdir().unwrap();
+    let requirements = spec.path().join("requirements.txt");
+    fs::write(
+        &requirements,
+        "fastapi>=0.100\npydantic>=2\nuvicorn>=0.15\n",
+    )
+    .unwrap();
+    let Some(python) = venv_or_skip(test, &requirements) else {
+        return;
+    };
+    let all = tempfile::tempdir().unwrap();
+    let mut imported = 0;
+    let mut failures = Vec::new();
+    for (index, (notebook, requirements, extra)) in generated_inputs().iter().enumerate() {
+        let out = all.path().join(format!("{index:03}"));
+        if !generate_into(&out, notebook, requirements.as_deref(), extra)
+            .status
+            .success()
+        {
+            continue; // refused on purpose: corpus.rs checks the error
+        }
+        let run = Command::new(&python)
+            .args([
+                "-c",
+                "import sys, app.main\n\
+                 assert app.main.app.title, 'a title'\n\
+                 assert 'app.notebook' not in sys.modules, 'the notebook ran at import'",
+            ])
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        if run.status.success() {
+            imported += 1;
+        } else {
+            failures.push(format!("{}:\n{}", notebook.display(), output_text(&run)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(imported >= 12, "only {imported} services generated");
+    eprintln!("{test}: {imported} generated app/main.py import with FastAPI alone");
 }

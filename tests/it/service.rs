@@ -7,9 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::{
-    generate_into, http, python, root, start_uvicorn, tool_or_skip, venv_for, wait_for, works,
-};
+use crate::support::{generate_into, http, root, start_uvicorn, venv_or_skip, wait_for};
 
 /// Generates the service for `notebook` into a temporary folder.
 fn generate(notebook: &Path, requirements: Option<&Path>, extra: &[&str]) -> tempfile::TempDir {
@@ -29,29 +27,6 @@ fn post(port: u16, path: &str, body: &Value) -> (u16, Value) {
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
-}
-
-fn venv_or_skip(test: &str, requirements: &Path) -> Option<PathBuf> {
-    if !tool_or_skip(
-        test,
-        works(python(), &["-c", "import venv, ensurepip"]),
-        "python3 with venv",
-    ) {
-        return None;
-    }
-    match venv_for(requirements) {
-        Ok(venv) => Some(venv),
-        Err(reason) => {
-            tool_or_skip(
-                test,
-                false,
-                &format!(
-                    "a virtual environment with the requirements (installing needs PyPI): {reason}"
-                ),
-            );
-            None
-        }
-    }
 }
 
 /// The file the runtime recorded for artifact `name` in the service at `dir`.

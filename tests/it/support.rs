@@ -348,6 +348,29 @@ pub fn venv_for(requirements: &Path) -> Result<PathBuf, String> {
     Ok(python_bin)
 }
 
+pub fn venv_or_skip(test: &str, requirements: &Path) -> Option<PathBuf> {
+    if !tool_or_skip(
+        test,
+        works(python(), &["-c", "import venv, ensurepip"]),
+        "python3 with venv",
+    ) {
+        return None;
+    }
+    match venv_for(requirements) {
+        Ok(venv) => Some(venv),
+        Err(reason) => {
+            tool_or_skip(
+                test,
+                false,
+                &format!(
+                    "a virtual environment with the requirements (installing needs PyPI): {reason}"
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// uvicorn serving the generated service in `dir` on a free port of 127.0.0.1, with `env`; its
 /// log goes to the test's stderr unless `quiet`. Killed when the returned guard drops.
 pub fn start_uvicorn(
