@@ -6,7 +6,10 @@
 # Environment: BENCH_ROUNDS (2: cold builds of each, taking turns; each figure is the median),
 #              BENCH_OUT (target/bench-build), NB2SVC_BASE_IMAGE (python:3.11-slim),
 #              BENCH_PIP_TEMPLATE_REV (55f46ca: the commit whose templates/Dockerfile is the
-#              pip build; rendered by today's nb2svc through --templates).
+#              pip build; rendered by today's nb2svc through --templates),
+#              BENCH_STORAGE (empty: the running engine; vfs: a private engine with the vfs
+#              storage driver, started on its own socket, data root and bridge, with the base
+#              image copied in from the running engine, and stopped on exit; needs root).
 #
 # Needs: a Docker engine, the base image, uv with PyPI reachable, git, cargo. Builds with the
 # classic builder (DOCKER_BUILDKIT=0) and `--network host`, as the tests do; images are named
@@ -48,6 +51,35 @@ done
 docker info >/dev/null 2>&1 || die "no Docker engine answers"
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "base image $BASE_IMAGE is missing (scripts/provision.sh)"
 
+# A private vfs engine. Its own bridge: an engine started with --bridge=none deletes the
+# running engine's docker0. Builds use --network host, so the bridge carries nothing.
+VFS_ROOT=/var/lib/nb2svc-bench-vfs VFS_RUN=/run/nb2svc-bench-vfs VFS_BRIDGE=nb2svc-vfs0
+stop_vfs_engine() {
+    [ -f "$VFS_RUN/dockerd.pid" ] && kill "$(cat "$VFS_RUN/dockerd.pid")" 2>/dev/null
+    for _ in $(seq 30); do [ -f "$VFS_RUN/dockerd.pid" ] || break; sleep 1; done
+    ip link delete "$VFS_BRIDGE" 2>/dev/null || true
+}
+start_vfs_engine() {
+    mkdir -p "$VFS_ROOT" "$VFS_RUN"
+    ip link show "$VFS_BRIDGE" >/dev/null 2>&1 || {
+        ip link add "$VFS_BRIDGE" type bridge
+        ip addr add 172.31.254.1/24 dev "$VFS_BRIDGE"
+        ip link set "$VFS_BRIDGE" up
+    }
+    setsid dockerd --storage-driver=vfs --data-root="$VFS_ROOT" --exec-root="$VFS_RUN/exec" \
+        --pidfile="$VFS_RUN/dockerd.pid" -H "unix://$VFS_RUN/docker.sock" \
+        --bridge="$VFS_BRIDGE" --iptables=false --ip-masq=false \
+        >"$VFS_RUN/dockerd.log" 2>&1 </dev/null &
+    for _ in $(seq 60); do
+        DOCKER_HOST="unix://$VFS_RUN/docker.sock" docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    DOCKER_HOST="unix://$VFS_RUN/docker.sock" docker info >/dev/null 2>&1 \
+        || die "the vfs engine did not start (log: $VFS_RUN/dockerd.log)"
+    docker save "$BASE_IMAGE" | DOCKER_HOST="unix://$VFS_RUN/docker.sock" docker load >/dev/null
+    export DOCKER_HOST="unix://$VFS_RUN/docker.sock"
+}
+
 PIP_IMAGE=nb2svc-bench-build-pip
 UV_IMAGE=nb2svc-bench-build-uv
 export DOCKER_BUILDKIT=0
@@ -56,8 +88,14 @@ cleanup() {
     docker image rm -f "$PIP_IMAGE:latest" "$UV_IMAGE:latest" >/dev/null 2>&1
     # Untagged images earlier builds of these tags left behind.
     docker image prune -f --filter "label=nb2svc.bench=build" >/dev/null 2>&1
+    [ "${BENCH_STORAGE:-}" != vfs ] || stop_vfs_engine
 }
 trap cleanup EXIT
+case "${BENCH_STORAGE:-}" in
+    "") ;;
+    vfs) start_vfs_engine ;;
+    *) die "BENCH_STORAGE=${BENCH_STORAGE}: expected vfs or nothing" ;;
+esac
 
 rm -rf "$OUT"
 mkdir -p "$OUT/pip-templates"
