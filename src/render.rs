@@ -7,7 +7,7 @@
 //! [`crate::escape`]: templates apply its filters (`py_string`, `py_docstring`, `yaml_string`,
 //! `md_code`, ...), and the sentences prepared here call it for their user parts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -112,6 +112,41 @@ fn check_override_names(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an override that extends a template and defines a block the template does not
+/// have: Tera would ignore the block without a word, and the section would stay the built-in.
+fn check_override_blocks(tera: &Tera, dir: &Path) -> Result<()> {
+    for (name, _) in BUILTIN_TEMPLATES {
+        let Ok(template) = tera.get_template(name) else {
+            continue;
+        };
+        let Some(parent) = template.parents.first() else {
+            continue;
+        };
+        let parent_blocks: BTreeSet<&str> = template
+            .parents
+            .iter()
+            .filter_map(|p| tera.get_template(p).ok())
+            .flat_map(|p| p.blocks.keys().map(String::as_str))
+            .collect();
+        let mut unknown: Vec<&str> = template
+            .blocks
+            .keys()
+            .map(String::as_str)
+            .filter(|block| !parent_blocks.contains(block))
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort();
+            anyhow::bail!(
+                "template {} defines blocks that {parent} does not have: {}; its blocks are {}",
+                dir.join(name).display(),
+                unknown.join(", "),
+                parent_blocks.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The paths of the files nb2svc always generates, under the output folder: no file of the
 /// notebook's may take their place.
 pub fn generated_paths() -> impl Iterator<Item = &'static str> {
@@ -194,6 +229,9 @@ pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
     }
     tera.add_raw_templates(sources)
         .context("parsing the templates")?;
+    if let Some(dir) = overrides {
+        check_override_blocks(&tera, dir)?;
+    }
     Ok(Templates { tera, verbatim })
 }
 

@@ -314,3 +314,66 @@ struct itself prints `[object]`: print its fields.
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_block_list_is_the_blocks_of_the_built_in_templates() {
+        let templates = super::super::templates(None).unwrap();
+        let mut found = BTreeSet::new();
+        for (name, _) in super::super::BUILTIN_TEMPLATES {
+            if let Ok(template) = templates.tera.get_template(name) {
+                found.extend(
+                    template
+                        .blocks
+                        .keys()
+                        .map(|b| (name.to_string(), b.clone())),
+                );
+            }
+        }
+        let listed: BTreeSet<(String, String)> = BLOCKS
+            .iter()
+            .map(|(t, b, _)| (t.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(listed, found);
+    }
+
+    #[test]
+    fn the_document_lists_every_field_of_every_view_under_its_struct() {
+        let document = document();
+        let mut structs = Vec::new();
+        <super::super::ServiceView as ViewType>::structs(&mut structs);
+        let names: Vec<&str> = structs.iter().map(|s| s.name).collect();
+        for expected in ["ServiceView", "ArtifactView", "RouteView", "DeployView"] {
+            assert!(names.contains(&expected), "{names:?}");
+        }
+        for view in &structs {
+            let section = document
+                .split(&format!("### `{}`\n", view.name))
+                .nth(1)
+                .unwrap_or_else(|| panic!("no section for {}", view.name));
+            let section = section.split("\n### ").next().unwrap();
+            for field in &view.fields {
+                assert!(!field.doc.is_empty(), "{}.{}", view.name, field.name);
+                assert!(
+                    section.contains(&format!("| `{}` | {} |", field.name, field.kind)),
+                    "{}.{} missing from TEMPLATES.md",
+                    view.name,
+                    field.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_name_what_a_template_sees() {
+        assert_eq!(
+            <Vec<Option<String>> as ViewType>::kind(),
+            "list of string or nothing"
+        );
+        assert_eq!(<Option<u16> as ViewType>::kind(), "number or nothing");
+    }
+}
