@@ -122,26 +122,31 @@ pub fn settings_with_defaults(plan: &ServicePlan) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// What the generated README says about the orchestrators; `None` when none was asked for.
-/// The names are DNS labels (lowercase letters, digits, `-`), safe to show in code as they are.
-#[derive(Debug, Serialize)]
-pub struct DeployView {
-    pub kubernetes: bool,
-    pub swarm: bool,
-    pub replicas: u16,
-    /// The Deployment's and the Service's name.
-    pub kubernetes_name: String,
-    /// The Secret the team creates when the service reads credentials.
-    pub credentials_secret: String,
-    /// The service reads `.env`: credentials, or a `.env` the notebook loads.
-    pub reads_env_file: bool,
-    /// The seconds a replica has until `/ready` answers.
-    pub startup_seconds: u32,
-    /// Each replica writes its own data folder (an emptyDir, a volume per task slot).
-    pub writes_data: bool,
-    /// Each replica trains when it starts.
-    pub trains_at_start: bool,
-    pub max_replicas: u32,
+crate::render::contract::view_struct! {
+    /// What the generated README says about the orchestrators; `None` when none was asked for.
+    /// The names are DNS labels (lowercase letters, digits, `-`), safe to show in code as they are.
+    pub struct DeployView {
+        /// `--kubernetes` was given: `deploy/kubernetes/` is written.
+        kubernetes: bool,
+        /// `--swarm` was given: `deploy/swarm/stack.yaml` is written.
+        swarm: bool,
+        /// The replicas each orchestrator runs (`--replicas`).
+        replicas: u16,
+        /// The Deployment's and the Service's name.
+        kubernetes_name: String,
+        /// The Secret the team creates when the service reads credentials.
+        credentials_secret: String,
+        /// The service reads `.env`: credentials, or a `.env` the notebook loads.
+        reads_env_file: bool,
+        /// The seconds a replica has until `/ready` answers.
+        startup_seconds: u32,
+        /// Each replica writes its own data folder (an emptyDir, a volume per task slot).
+        writes_data: bool,
+        /// Each replica trains when it starts.
+        trains_at_start: bool,
+        /// The most replicas the HorizontalPodAutoscaler scales to.
+        max_replicas: u32,
+    }
 }
 
 /// The README's view of `plan.deploy`.

@@ -197,10 +197,16 @@ fn default_out(notebook: &Path) -> PathBuf {
     PathBuf::from(format!("{stem}-service"))
 }
 
-/// `nb2svc templates DIR`: the built-in templates, to edit and pass back with `--templates`.
+/// `nb2svc templates DIR`: the built-in templates, to edit and pass back with `--templates`,
+/// and `TEMPLATES.md`, the document of their blocks and fields.
 fn export_templates(dir: &Path, stderr: &mut dyn Write) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (name, text) in render::BUILTIN_TEMPLATES {
+    let document = render::contract::document();
+    let files = render::BUILTIN_TEMPLATES
+        .iter()
+        .copied()
+        .chain([(render::contract::DOCUMENT, document.as_str())]);
+    for (name, text) in files {
         let path = dir.join(name);
         if path.exists() {
             writeln!(stderr, "kept {} (exists)", path.display())?;

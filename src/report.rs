@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::plan::{ServicePlan, TrainAt};
+use crate::plan::ServicePlan;
 use crate::render::{Content, OutputFile};
 use crate::write::WriteReport;
 
@@ -29,26 +29,10 @@ pub fn human(
     written: Option<&WriteReport>,
 ) -> std::io::Result<()> {
     writeln!(w, "nb2svc: {} -> {out}/", plan.notebook_file)?;
-    let mut routes: Vec<String> = vec![
-        "GET /health".into(),
-        "GET /ready".into(),
-        "GET /docs".into(),
-    ];
-    let serves_models =
-        plan.saves_artifacts || plan.artifacts.iter().any(|a| a.shipped_from.is_some());
-    if serves_models {
-        routes.push("GET /models".into());
-        routes.push(match &plan.default_model {
-            Some(model) => format!("POST /predict ({model})"),
-            None => "POST /predict".into(),
-        });
-        routes.push("POST /predict/NAME for each saved model".into());
-    }
-    routes.extend(
-        plan.endpoints
-            .iter()
-            .map(|e| format!("POST {} ({})", e.route, e.cell)),
-    );
+    let routes: Vec<String> = crate::render::routes(plan)
+        .iter()
+        .map(crate::render::report_line)
+        .collect();
     writeln!(w, "  routes        {}", routes.join(", "))?;
     for artifact in &plan.artifacts {
         let source = match (&artifact.saved_at, &artifact.shipped_from) {
@@ -115,11 +99,7 @@ pub fn human(
         "  python        {} ({}): {}",
         plan.python.version, plan.base_image, plan.python.because
     )?;
-    let training = match (plan.train_in_build, plan.train_at, plan.imports_notebook) {
-        (true, _, _) => "during the image build",
-        (false, TrainAt::Start, true) => "once at service start",
-        _ => "never (nothing to train)",
-    };
+    let training = crate::render::WhenCodeRuns::of(plan).summary();
     writeln!(w, "  training      {training}")?;
     for data in &plan.data_files {
         writeln!(

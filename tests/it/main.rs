@@ -2,6 +2,7 @@
 //! corpus, and the generated service running for real.
 
 mod cli;
+mod contract;
 mod corpus;
 mod corpus_service;
 mod deploy;
