@@ -7,18 +7,13 @@
 //! the image lacks (only when something does), `.env` with a random token and the host user's
 //! ids, `.env` in `.gitignore`, and a README section with the URL to open. Generated files that
 //! differ on disk are refused without `--force`; `.env`, `.gitignore` and the README are merged.
-//! `nb2svc compose` (a `docker run` line as a compose file) lives here too.
 
-mod args;
 mod compose;
 mod files;
-mod from_docker_run;
 mod host;
 mod needs;
 
-pub use args::{ComposeArgs, DevcontainerArgs, Preset};
 pub use compose::TFX_COMMAND;
-pub use from_docker_run::run_compose;
 
 use std::fs;
 use std::io::Write;
@@ -26,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::cli::{DevcontainerArgs, Preset};
 use crate::image_probe::{self, Assessment, Docker, Engine};
 use crate::render::{Content, OutputFile};
 use crate::workspace::NotebookFolder;
@@ -389,11 +385,5 @@ mod tests {
             .to_string()
             .contains("no tag"));
         assert!(check_pinned("localhost:5000/img").is_err());
-    }
-
-    #[test]
-    fn the_command_line_is_consistent() {
-        use clap::CommandFactory;
-        crate::cli::Cli::command().debug_assert();
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod base_image;
 pub mod cli;
+mod compose;
 pub mod deploy;
 pub mod devcontainer;
 pub mod diagnostics;
@@ -43,7 +44,7 @@ use workspace::NotebookFolder;
 pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
     match cli.command {
         Some(Command::Templates { dir }) => export_templates(&dir, stderr),
-        Some(Command::Compose(args)) => devcontainer::run_compose(&args, stdout, stderr),
+        Some(Command::Compose(args)) => compose::run(&args, stdout, stderr),
         Some(Command::Devcontainer(args)) => devcontainer::run(&args, stdout, stderr),
         None => convert(&cli.convert, stdout, stderr),
     }
@@ -171,7 +172,7 @@ fn options(
         base_image: base.image,
         python: base.python,
         endpoints: args.endpoints.clone(),
-        train_at: args.train_at,
+        train_at: args.train_at.into(),
         workers: args.workers,
         strict: args.strict,
         buildkit_cache: args.buildkit_cache,

@@ -55,7 +55,7 @@ pub const SERVING_PACKAGES: &[Floor] = &[
 ];
 
 /// When the notebook's training code runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TrainAt {
     /// During the image build: the image carries the artifacts and starts fast.
