@@ -78,6 +78,8 @@ pub struct ConvertArgs {
     /// [HOST[:PORT]/]NAME[:TAG][@DIGEST]. A python image's tag says its Python; with --python
     /// too, the two must agree [default: python:X.Y-slim for the chosen Python].
     #[arg(long, value_name = "IMAGE")]
+    // The brackets are the help text's grammar, not links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     pub base_image: Option<String>,
     /// Serve this top-level function as POST /NAME (repeatable) [default: `predict` if defined].
     #[arg(short, long = "endpoint", value_name = "FUNC")]

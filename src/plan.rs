@@ -8,14 +8,14 @@
 mod artifacts;
 mod containment;
 mod credentials;
-pub mod endpoints;
-pub mod module;
+pub(crate) mod endpoints;
+pub(crate) mod module;
 mod modules;
-pub mod paths;
+pub(crate) mod paths;
 mod preprocessing;
 mod settings;
-pub mod slice;
-pub mod training;
+pub(crate) mod slice;
+pub(crate) mod training;
 mod written;
 
 use std::collections::{BTreeMap, BTreeSet};

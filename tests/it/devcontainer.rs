@@ -327,12 +327,7 @@ fn the_tfx_example_is_up_to_date() {
     let course =
         fs::read_to_string(root().join("examples/tfx/course-command.compose.yaml")).unwrap();
     let converted = nb2svc()
-        .args([
-            "compose",
-            "--stdout",
-            "--command",
-            nb2svc::devcontainer::TFX_COMMAND,
-        ])
+        .args(["compose", "--stdout", "--command", nb2svc::TFX_COMMAND])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&converted.stdout), course);
