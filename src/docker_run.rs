@@ -17,8 +17,8 @@ mod specs;
 pub use command_line::parse_command_line;
 
 pub use compose::{
-    AllGpus, BindOptions, ComposeFile, Deploy, Device, GpuCount, Mount, Network, Reservations,
-    Resources, Service, TmpfsOptions, Volume, VolumeOptions,
+    AllGpus, BindOptions, ComposeFile, Deploy, Device, GpuCount, Mount, Network, Service,
+    TmpfsOptions, Volume, VolumeOptions,
 };
 
 use anyhow::{bail, Context, Result};

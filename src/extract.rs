@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::diagnostics::line_column;
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::notebook::{CellKind, Notebook};
-use crate::requirements::parse_pip_magic;
+use crate::requirements::parse_install;
 
 /// What a person can say about a cell, by tag or by a first-line comment `# nb2svc: WORD`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -480,11 +480,23 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
         )
     };
     let installs = match escape.kind {
-        IpyEscapeKind::Magic | IpyEscapeKind::Shell | IpyEscapeKind::ShCap => {
-            install_specs(name, args)
-        }
+        IpyEscapeKind::Magic | IpyEscapeKind::Shell | IpyEscapeKind::ShCap => parse_install(value),
         _ => None,
     };
+    if let Some(installs) = installs {
+        drop("packages go to requirements.txt".into(), false);
+        for spec in installs.specs {
+            out.magic_requirements.push(MagicRequirement {
+                spec,
+                location: location.clone(),
+            });
+        }
+        // Every argument the grammar did not take is named, with its cell and line.
+        for skipped in installs.skipped {
+            out.warnings.push(Warning::at(location.clone(), skipped));
+        }
+        return placeholder("moved to requirements.txt:");
+    }
     let shell = shell_command(escape.kind, name, args, value);
     match escape.kind {
         IpyEscapeKind::Magic if STATEMENT_MAGICS.contains(&name) => {
@@ -499,16 +511,6 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
             } else {
                 statement.to_string()
             }
-        }
-        _ if installs.is_some() => {
-            for spec in installs.unwrap_or_default() {
-                out.magic_requirements.push(MagicRequirement {
-                    spec,
-                    location: location.clone(),
-                });
-            }
-            drop("packages go to requirements.txt".into(), false);
-            placeholder("moved to requirements.txt:")
         }
         IpyEscapeKind::Magic if name == "pylab" => {
             drop(
@@ -584,49 +586,6 @@ fn strip_magic_options(args: &str) -> &str {
         }
     }
     rest
-}
-
-/// The requirement specs of a package install (`pip`, `pip3`, `conda`, `mamba`,
-/// `python -m pip`, `uv pip`), or `None` when `name args` is something else.
-fn install_specs(name: &str, args: &str) -> Option<Vec<String>> {
-    let words: Vec<&str> = args.split_whitespace().collect();
-    let command_words = match (name, words.as_slice()) {
-        ("pip" | "pip3" | "conda" | "mamba", ["install", ..]) => 1,
-        ("python" | "python3", ["-m", "pip", "install", ..]) => 3,
-        ("uv", ["pip", "install", ..]) => 2,
-        _ => return None,
-    };
-    let mut rest = args.trim_start();
-    for _ in 0..command_words {
-        rest = rest
-            .split_once(char::is_whitespace)
-            .map_or("", |(_, r)| r)
-            .trim_start();
-    }
-    let conda = matches!(name, "conda" | "mamba");
-    let specs = parse_pip_magic(&format!("install {rest}"))
-        .into_iter()
-        .map(|spec| {
-            if conda {
-                conda_to_pip(&spec)
-            } else {
-                spec.to_string()
-            }
-        })
-        .collect();
-    Some(specs)
-}
-
-/// conda pins with one `=` (`numpy=1.24`) mean "1.24.*" to conda; pip spells that `==1.24.*`.
-fn conda_to_pip(spec: &str) -> String {
-    match spec.split_once('=') {
-        Some((name, version))
-            if !version.starts_with('=') && !name.ends_with(['<', '>', '!', '~']) =>
-        {
-            format!("{name}=={version}.*")
-        }
-        _ => spec.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@
 
 mod assess;
 
-pub use assess::{assess, Assessment, Install, ItemLine, Needs, Requested, Status};
+#[cfg(test)]
+pub use assess::Install;
+pub use assess::{assess, Assessment, ItemLine, Needs, Requested, Status};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;

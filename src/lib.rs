@@ -1,33 +1,49 @@
 //! nb2svc: turn a Jupyter notebook and its requirements into a containerized FastAPI service.
 //!
-//! The pipeline, in [`convert`]: read the notebook, extract plain Python from its cells, read
-//! the requirements, plan the service, lock its requirements with uv, render its files, write
-//! them all or none.
+//! The pipeline, in `convert` (what [`run`] does without a subcommand): read the notebook,
+//! extract plain Python from its cells, read the requirements, plan the service, lock its
+//! requirements with uv, render its files, write them all or none. The public surface is what
+//! the binary and the integration tests need: [`run`], [`cli::Cli`], and the [`readers`].
 
-pub mod base_image;
+mod base_image;
 pub mod cli;
-pub mod deploy;
-pub mod devcontainer;
-pub mod diagnostics;
-pub mod docker_run;
-pub mod escape;
-pub mod extract;
-pub mod image_probe;
-pub mod import_map;
-pub mod input;
-pub mod lock;
-pub mod names;
-pub mod notebook;
-pub mod pickled;
-pub mod plan;
-pub mod python;
-pub mod render;
-pub mod report;
-pub mod requirements;
+mod compose;
+mod deploy;
+mod devcontainer;
+mod diagnostics;
+mod docker_run;
+mod escape;
+mod extract;
+mod image_probe;
+mod import_map;
+mod input;
+mod lock;
+mod names;
+mod notebook;
+mod pickled;
+mod plan;
+mod python;
+mod render;
+mod report;
+mod requirements;
 #[cfg(test)]
 mod test_support;
-pub mod workspace;
-pub mod write;
+mod workspace;
+mod write;
+
+pub use devcontainer::TFX_COMMAND;
+
+/// The readers of untrusted input on their own, for the fuzz tests: each must answer any
+/// input with a value or an error, never a panic. Everything else is reached through [`run`].
+pub mod readers {
+    pub use crate::docker_run::{
+        convert as convert_docker_run, parse_command_line, render_compose,
+    };
+    pub use crate::extract::extract;
+    pub use crate::notebook::parse as parse_notebook;
+    pub use crate::python::analyze;
+    pub use crate::requirements::{decode, parse_requirements_txt};
+}
 
 use std::fs;
 use std::io::Write;
@@ -43,14 +59,14 @@ use workspace::NotebookFolder;
 pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
     match cli.command {
         Some(Command::Templates { dir }) => export_templates(&dir, stderr),
-        Some(Command::Compose(args)) => devcontainer::run_compose(&args, stdout, stderr),
+        Some(Command::Compose(args)) => compose::run(&args, stdout, stderr),
         Some(Command::Devcontainer(args)) => devcontainer::run(&args, stdout, stderr),
         None => convert(&cli.convert, stdout, stderr),
     }
 }
 
 /// `nb2svc NOTEBOOK`: the main job.
-pub fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
+fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
     let path = args.notebook.as_deref().context("no notebook given")?;
     let shown = path.display().to_string();
     let notebook = {
@@ -171,7 +187,7 @@ fn options(
         base_image: base.image,
         python: base.python,
         endpoints: args.endpoints.clone(),
-        train_at: args.train_at,
+        train_at: args.train_at.into(),
         workers: args.workers,
         strict: args.strict,
         buildkit_cache: args.buildkit_cache,

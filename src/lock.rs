@@ -9,10 +9,10 @@
 //! an error before anything is written, naming the lines involved ([`conflict`]).
 //! Finding the project's own lock is [`user_lock`]'s; running uv is [`uv`]'s.
 
-pub mod conflict;
-pub mod target;
-pub mod user_lock;
-pub mod uv;
+pub(crate) mod conflict;
+pub(crate) mod target;
+pub(crate) mod user_lock;
+pub(crate) mod uv;
 
 use std::ffi::OsString;
 use std::time::Duration;

@@ -8,14 +8,14 @@
 mod artifacts;
 mod containment;
 mod credentials;
-pub mod endpoints;
-pub mod module;
+pub(crate) mod endpoints;
+pub(crate) mod module;
 mod modules;
-pub mod paths;
+pub(crate) mod paths;
 mod preprocessing;
 mod settings;
-pub mod slice;
-pub mod training;
+pub(crate) mod slice;
+pub(crate) mod training;
 mod written;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,7 +55,7 @@ pub const SERVING_PACKAGES: &[Floor] = &[
 ];
 
 /// When the notebook's training code runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TrainAt {
     /// During the image build: the image carries the artifacts and starts fast.

@@ -13,17 +13,17 @@
 //! that change the process), `preprocessing` finds the statements that turn raw data into a
 //! model's features, and `indent` re-indents a cell without touching its string values.
 
-pub mod credentials;
+pub(crate) mod credentials;
 mod effects;
 mod facts;
 mod indent;
-pub mod limits;
+pub(crate) mod limits;
 mod paths;
 mod preprocessing;
 mod rules;
 mod scope;
 mod units;
-pub mod values;
+pub(crate) mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -33,9 +33,8 @@ use ruff_text_size::{TextRange, TextSize};
 use serde::Serialize;
 
 pub use effects::Effect;
-pub use facts::{TRAINING_FUNCTIONS, TRAINING_METHODS};
 pub use indent::indent_block;
-pub use preprocessing::{Held, Opaque, OpaqueFit, Preprocessing, Step};
+pub use preprocessing::{Held, OpaqueFit, Preprocessing};
 pub use units::Unit;
 
 /// A cell that is not valid Python 3, located at the parser's first error.
@@ -81,7 +80,7 @@ pub struct ModuleFacts {
     /// kept; the caller subtracts what it needs to.
     pub loaded_names: BTreeSet<String>,
     /// Whether any call in the cell (function bodies included) does training work; see
-    /// [`TRAINING_METHODS`] and [`TRAINING_FUNCTIONS`] for the calls that count.
+    /// [`facts::TRAINING_METHODS`] and [`facts::TRAINING_FUNCTIONS`] for the calls that count.
     pub trains: bool,
     /// Names whose methods train in this cell: `pipe` in `pipe.fit(X, y)`. The object is only
     /// usable after training, though the cell binds nothing.
@@ -281,7 +280,7 @@ pub(crate) fn check_limits(source: &str) -> Result<(), SyntaxError> {
     })
 }
 
-/// Parses one cell and reports its [`ModuleFacts`].
+/// Parses one cell and reports its `ModuleFacts`.
 ///
 /// Fails with the parser's first error when the cell is not valid Python 3.
 pub fn analyze(source: &str) -> Result<ModuleFacts, SyntaxError> {

@@ -9,7 +9,7 @@
 
 mod conda;
 mod floors;
-mod magic;
+mod install;
 mod merge;
 mod numpy_abi;
 mod pickle_pins;
@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::diagnostics::{CellRef, Location, Warning};
 
 pub use floors::Floor;
-pub use magic::{parse_install_args, parse_pip_magic, InstallArgs};
+pub(crate) use install::parse_install;
 pub use merge::{merge, render_requirements_txt, Merged, NotebookNeeds};
 pub use pickle_pins::PickledBy;
 pub use pip::parse_requirements_txt;

@@ -6,9 +6,10 @@
 //! Planning asks questions about it through [`SourceFiles`], so it can be tested in memory;
 //! [`NotebookFolder`] answers them from the disk.
 
-pub mod container_paths;
-pub mod secrets;
+pub(crate) mod container_paths;
+pub(crate) mod secrets;
 
+#[cfg(test)]
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -291,6 +292,7 @@ fn collect_files(
 }
 
 /// A folder held in memory, for tests.
+#[cfg(test)]
 #[derive(Default)]
 pub struct MemoryFolder {
     pub files: BTreeMap<String, String>,
@@ -300,6 +302,7 @@ pub struct MemoryFolder {
     pub outside: BTreeMap<String, String>,
 }
 
+#[cfg(test)]
 impl MemoryFolder {
     pub fn with(files: &[(&str, &str)]) -> Self {
         Self {
@@ -313,6 +316,7 @@ impl MemoryFolder {
     }
 }
 
+#[cfg(test)]
 impl SourceFiles for MemoryFolder {
     fn notebook_subdir(&self) -> &str {
         ""

@@ -26,6 +26,30 @@ pub struct WriteReport {
     pub unchanged: Vec<String>,
 }
 
+/// A file whose new text was made from the text on disk (a `.env` completed, a `.gitignore`
+/// with a line added, a README with nb2svc's section replaced): it replaces that text without
+/// `--force`, since nothing of the person's is lost, but only while the disk still holds the
+/// text the merge started from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Merged {
+    /// Relative to the output folder, `/`-separated.
+    pub path: String,
+    /// The text the merge started from; `None` when the file did not exist.
+    pub base: Option<String>,
+    pub text: String,
+    /// Readable by its owner only (it holds a secret).
+    pub private: bool,
+}
+
+/// A file to put in place: its destination and bytes, whether it is new, and whether only
+/// its owner may read it.
+struct Pending {
+    destination: PathBuf,
+    bytes: Vec<u8>,
+    is_new: bool,
+    private: bool,
+}
+
 /// Writes `files` under `out`, copying `CopyOf` sources from `folder`.
 pub fn write_to(
     out: &Path,
@@ -33,9 +57,28 @@ pub fn write_to(
     folder: &NotebookFolder,
     force: bool,
 ) -> Result<WriteReport> {
+    write_all(out, files, &[], folder, force)
+}
+
+/// Writes generated `files` and `merged` ones under `out` in one all-or-nothing step: a
+/// generated file with other contents on disk is a conflict unless `force`; a merged file
+/// replaces the text it was made from, and is an error when that text changed meanwhile.
+pub(crate) fn write_all(
+    out: &Path,
+    files: &[OutputFile],
+    merged: &[Merged],
+    folder: &NotebookFolder,
+    force: bool,
+) -> Result<WriteReport> {
     let mut report = WriteReport::default();
-    let mut pending: Vec<(PathBuf, Vec<u8>, bool)> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     let mut conflicts = Vec::new();
+    let entry = |destination: PathBuf, bytes: Vec<u8>, is_new: bool, private: bool| Pending {
+        destination,
+        bytes,
+        is_new,
+        private,
+    };
     for file in files {
         let bytes = match &file.content {
             Content::Text(text) => text.clone().into_bytes(),
@@ -50,16 +93,44 @@ pub fn write_to(
             Ok(existing) if existing == bytes => report.unchanged.push(file.path.clone()),
             Ok(_) => {
                 conflicts.push(file.path.clone());
-                pending.push((destination, bytes, false));
+                pending.push(entry(destination, bytes, false, false));
             }
             Err(_) if destination.is_dir() => bail!(
                 "{} is a folder, where nb2svc writes a file",
                 destination.display()
             ),
-            Err(_) => pending.push((destination, bytes, true)),
+            Err(_) => pending.push(entry(destination, bytes, true, false)),
         }
     }
-    check_folders(out, files)?;
+    for file in merged {
+        let destination = out.join(&file.path);
+        let existing = match fs::read(&destination) {
+            Ok(existing) => Some(existing),
+            Err(_) if destination.is_dir() => bail!(
+                "{} is a folder, where nb2svc writes a file",
+                destination.display()
+            ),
+            Err(_) => None,
+        };
+        if existing.as_deref() == Some(file.text.as_bytes()) {
+            report.unchanged.push(file.path.clone());
+            continue;
+        }
+        if existing.as_deref() != file.base.as_deref().map(str::as_bytes) {
+            bail!(
+                "{} changed while nb2svc was merging it; nothing was written (run nb2svc again)",
+                destination.display()
+            );
+        }
+        let bytes = file.text.clone().into_bytes();
+        pending.push(entry(destination, bytes, existing.is_none(), file.private));
+    }
+    let paths: BTreeSet<&str> = files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(merged.iter().map(|f| f.path.as_str()))
+        .collect();
+    check_folders(out, &paths)?;
     if !conflicts.is_empty() && !force {
         bail!(
             "{} already has files with other contents: {}; nothing was written (use --force to overwrite them, or --out for another folder)",
@@ -75,17 +146,18 @@ pub fn write_to(
             return Err(error);
         }
     };
-    for (index, ((destination, _, is_new), staging)) in pending.iter().zip(&staged).enumerate() {
+    for (index, (file, staging)) in pending.iter().zip(&staged).enumerate() {
+        let destination = &file.destination;
         if let Err(error) = fs::rename(staging, destination) {
             for later in &staged[index..] {
                 let _ = fs::remove_file(later);
             }
             let mut replaced = Vec::new();
-            for (earlier, _, was_new) in &pending[..index] {
-                if *was_new {
-                    let _ = fs::remove_file(earlier);
+            for earlier in &pending[..index] {
+                if earlier.is_new {
+                    let _ = fs::remove_file(&earlier.destination);
                 } else {
-                    replaced.push(earlier.display().to_string());
+                    replaced.push(earlier.destination.display().to_string());
                 }
             }
             remove_folders(&made_folders);
@@ -103,7 +175,7 @@ pub fn write_to(
             .unwrap_or(destination)
             .to_string_lossy()
             .replace('\\', "/");
-        if *is_new {
+        if file.is_new {
             report.created.push(relative)
         } else {
             report.updated.push(relative)
@@ -114,10 +186,9 @@ pub fn write_to(
 
 /// Fails, before anything is written, when a folder the files need is a file: among the
 /// outputs themselves (`a` and `a/b`), or on disk under `out` (or `out` itself).
-fn check_folders(out: &Path, files: &[OutputFile]) -> Result<()> {
-    let paths: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+fn check_folders(out: &Path, paths: &BTreeSet<&str>) -> Result<()> {
     let mut checked = BTreeSet::new();
-    for path in &paths {
+    for path in paths {
         anyhow::ensure!(
             !path.is_empty()
                 && !path.starts_with('/')
@@ -174,10 +245,16 @@ fn make_folders(folder: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Writes each file's bytes to a hidden sibling; on any failure removes what it staged.
-fn stage(pending: &[(PathBuf, Vec<u8>, bool)], made: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+fn stage(pending: &[Pending], made: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>> {
     let mut staged: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<()> {
-        for (destination, bytes, _) in pending {
+        for Pending {
+            destination,
+            bytes,
+            private,
+            ..
+        } in pending
+        {
             let parent = destination.parent().context("output path has no folder")?;
             make_folders(parent, made)?;
             let name = destination
@@ -185,7 +262,8 @@ fn stage(pending: &[(PathBuf, Vec<u8>, bool)], made: &mut Vec<PathBuf>) -> Resul
                 .context("output path has no file name")?
                 .to_string_lossy();
             let staging = parent.join(format!(".{name}.nb2svc-{}", std::process::id()));
-            fs::write(&staging, bytes).with_context(|| format!("writing {}", staging.display()))?;
+            write_new(&staging, bytes, *private)
+                .with_context(|| format!("writing {}", staging.display()))?;
             staged.push(staging);
         }
         Ok(())
@@ -197,6 +275,29 @@ fn stage(pending: &[(PathBuf, Vec<u8>, bool)], made: &mut Vec<PathBuf>) -> Resul
         return Err(error);
     }
     Ok(staged)
+}
+
+/// Writes `bytes` to `path`; a private file is created readable by its owner only, so the
+/// secret is never readable by others, not even for a moment.
+fn write_new(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(path)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    // `mode` applies only to a file it creates; a staging file left by a crash is reused.
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -295,5 +396,58 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("b.txt")]);
+    }
+
+    fn merged(path: &str, base: Option<&str>, text: &str) -> Merged {
+        Merged {
+            path: path.into(),
+            base: base.map(str::to_string),
+            text: text.into(),
+            private: false,
+        }
+    }
+
+    #[test]
+    fn a_merged_file_replaces_the_text_it_was_made_from_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".gitignore"), "target\n").unwrap();
+        let merge = [merged(".gitignore", Some("target\n"), "target\n.env\n")];
+        let report = write_all(dir.path(), &[], &merge, &folder(), false).unwrap();
+        assert_eq!(report.updated, [".gitignore"]);
+        let again = write_all(dir.path(), &[], &merge, &folder(), false).unwrap();
+        assert_eq!(again.unchanged, [".gitignore"]);
+    }
+
+    #[test]
+    fn a_merged_file_changed_meanwhile_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("README.md"), "edited since\n").unwrap();
+        let files = [text("app/main.py", "x = 1\n")];
+        let merge = [merged("README.md", Some("# Notes\n"), "# Notes\nsection\n")];
+        let error = write_all(dir.path(), &files, &merge, &folder(), true).unwrap_err();
+        assert!(
+            error.to_string().contains("README.md changed while"),
+            "{error}"
+        );
+        assert!(!dir.path().join("app").exists());
+        assert_eq!(
+            fs::read_to_string(dir.path().join("README.md")).unwrap(),
+            "edited since\n"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut secret = merged(".env", None, "TOKEN=x\n");
+        secret.private = true;
+        write_all(dir.path(), &[], &[secret], &folder(), false).unwrap();
+        let mode = fs::metadata(dir.path().join(".env"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

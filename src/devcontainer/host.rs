@@ -1,5 +1,6 @@
 //! What the dev container takes from the machine nb2svc runs on: a random token, the numeric
-//! ids of the user who ran it, and files read or written with care (`.env` is private).
+//! ids of the user who ran it, and the text of a file that may not exist. Writing is left to
+//! [`crate::write`], which keeps `.env` private.
 
 use std::fs;
 use std::io::Read;
@@ -14,18 +15,6 @@ pub fn read_optional(path: &Path) -> Result<Option<String>> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
     }
-}
-
-/// Writes a file only its owner can read (it holds the token).
-pub fn write_private(path: &Path, text: &str) -> Result<()> {
-    fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("making {} private", path.display()))?;
-    }
-    Ok(())
 }
 
 /// 48 hex characters from the operating system's random source.
@@ -68,20 +57,16 @@ mod tests {
     }
 
     #[test]
-    fn env_files_are_private() {
+    fn a_missing_file_reads_as_none() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".env");
-        write_private(&path, "JUPYTER_TOKEN=x\n").unwrap();
+        fs::write(&path, "JUPYTER_TOKEN=x\n").unwrap();
         assert_eq!(
             read_optional(&path).unwrap().as_deref(),
             Some("JUPYTER_TOKEN=x\n")
         );
         assert_eq!(read_optional(&dir.path().join("none")).unwrap(), None);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
+        let folder = read_optional(dir.path()).unwrap_err().to_string();
+        assert!(folder.starts_with("reading "), "{folder}");
     }
 }

@@ -419,3 +419,26 @@ fn fetches_keep_line_numbers_and_block_indentation() {
     assert_eq!(out.fetches[0].location.cell.number, 1);
     assert_eq!(out.fetches[0].command, "!wget \\ https://h.org/wine.csv");
 }
+
+#[test]
+fn install_magics_warn_about_every_part_they_skip() {
+    let out = extract(&notebook(&[
+        "import os\n",
+        "x = 1\n%pip install -r extra.txt {pkg} -e . numpy\n",
+    ]))
+    .unwrap();
+    let specs: Vec<_> = out
+        .magic_requirements
+        .iter()
+        .map(|r| r.spec.as_str())
+        .collect();
+    assert_eq!(specs, ["numpy"]);
+    let warnings: Vec<String> = out.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    for (warning, part) in warnings.iter().zip(["`-r extra.txt`", "`{pkg}`", "`-e .`"]) {
+        assert!(
+            warning.starts_with(&format!("cell 2, line 2: {part} skipped")),
+            "{warning}"
+        );
+    }
+}

@@ -106,6 +106,7 @@ pub struct Assessment {
     pub install: Vec<Install>,
 }
 
+#[cfg(test)]
 impl Assessment {
     /// The imports the image lacks, by name.
     pub fn missing_imports(&self) -> Vec<&str> {

@@ -162,7 +162,8 @@ impl Slice {
         self.cells.get(cell).map(Vec::as_slice).unwrap_or_default()
     }
 
-    /// Every statement left out, in notebook order, for the README.
+    /// Every statement left out, in notebook order.
+    #[cfg(test)]
     pub fn left_out(&self) -> impl Iterator<Item = &Sliced> {
         self.cells
             .iter()

@@ -79,11 +79,6 @@ impl Names {
         unreachable!("the loop returns")
     }
 
-    /// Whether any credential was found.
-    pub fn is_empty(&self) -> bool {
-        self.literals.is_empty()
-    }
-
     /// `code` with every credential found so far blanked in its comment lines: commented-out
     /// code often holds the same password again (`# engine = create_engine("...:pw@...")`).
     /// Code lines are left alone, where blanking would change what runs; a literal shorter

@@ -9,7 +9,6 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use super::magic::conda_pin_to_pip;
 use super::pip::parse_requirements_txt;
 use super::spec::parse_spec;
 use super::{Origin, Requirement, RequirementsSet};
@@ -412,6 +411,29 @@ impl LineFinder<'_> {
             None => self.next.max(1),
         }
     }
+}
+
+/// conda's `name=1.24` means any 1.24.x; pip spells that `name==1.24.*`. A build string
+/// (`name=1.24=py311_0`) is dropped. Anything else is returned unchanged. The one place a
+/// conda pin becomes a pip one, for environment files and `conda install` magics alike.
+pub(crate) fn conda_pin_to_pip(spec: &str) -> String {
+    let Some((name, rest)) = spec.split_once('=') else {
+        return spec.to_string();
+    };
+    if rest.starts_with('=')
+        || name.is_empty()
+        || name.ends_with(['<', '>', '!', '~'])
+        || spec.contains(['@', ';', ' ', '#', '/'])
+    {
+        return spec.to_string();
+    }
+    let version = rest
+        .split('=')
+        .next()
+        .unwrap_or(rest)
+        .trim_end_matches(".*")
+        .trim_end_matches('*');
+    format!("{name}=={version}.*")
 }
 
 #[cfg(test)]

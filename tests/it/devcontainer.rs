@@ -225,6 +225,83 @@ fn devcontainer_refuses_latest_and_changed_files() {
     );
 }
 
+/// Every file under `dir` with its contents (folders as `name/`), to compare before and after.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if path.is_dir() {
+                found.push((format!("{name}/"), Vec::new()));
+                stack.push(path);
+            } else {
+                found.push((name, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn devcontainer_that_fails_part_way_writes_nothing() {
+    // Each case puts a folder (or a file) where the dev container needs the other, so one of
+    // its files cannot be read or written; the person's files are there too.
+    for (blocker, is_folder, error) in [
+        (".env", true, ".env"),
+        (".gitignore", true, ".gitignore"),
+        ("README.md", true, "README.md"),
+        ("Dockerfile", true, "Dockerfile is a folder"),
+        (
+            ".devcontainer",
+            false,
+            ".devcontainer exists and is not a folder",
+        ),
+    ] {
+        let dir = work_folder();
+        let path = |name: &str| dir.path().join(name);
+        for (name, text) in [
+            (".gitignore", "target\n"),
+            ("README.md", "# My course\n"),
+            (".env", "JUPYTER_TOKEN=mine\n"),
+        ] {
+            if name != blocker {
+                fs::write(path(name), text).unwrap();
+            }
+        }
+        if is_folder {
+            fs::create_dir(path(blocker)).unwrap();
+            fs::write(path(blocker).join("inside"), "kept").unwrap();
+        } else {
+            fs::write(path(blocker), "a file").unwrap();
+        }
+        let before = tree(dir.path());
+        let output = nb2svc()
+            .arg("devcontainer")
+            .arg(dir.path())
+            .args(["--image", "python:3.11-slim", "--no-probe"])
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(1), "{blocker}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(error),
+            "{blocker}: {stderr}"
+        );
+        assert_eq!(
+            tree(dir.path()),
+            before,
+            "{blocker}: a file was written or changed"
+        );
+    }
+}
+
 /// The committed example is what nb2svc writes for the course command today.
 #[test]
 fn the_tfx_example_is_up_to_date() {
@@ -250,12 +327,7 @@ fn the_tfx_example_is_up_to_date() {
     let course =
         fs::read_to_string(root().join("examples/tfx/course-command.compose.yaml")).unwrap();
     let converted = nb2svc()
-        .args([
-            "compose",
-            "--stdout",
-            "--command",
-            nb2svc::devcontainer::TFX_COMMAND,
-        ])
+        .args(["compose", "--stdout", "--command", nb2svc::TFX_COMMAND])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&converted.stdout), course);

@@ -133,10 +133,10 @@ fn matches_extension(path: &Path, extensions: &[&str]) -> bool {
 type Target = fn(&[u8]);
 
 fn notebook_target(bytes: &[u8]) {
-    if let Ok(notebook) = nb2svc::notebook::parse(bytes) {
-        if let Ok(extraction) = nb2svc::extract::extract(&notebook) {
+    if let Ok(notebook) = nb2svc::readers::parse_notebook(bytes) {
+        if let Ok(extraction) = nb2svc::readers::extract(&notebook) {
             for cell in &extraction.cells {
-                let _ = nb2svc::python::analyze(&cell.code);
+                let _ = nb2svc::readers::analyze(&cell.code);
             }
         }
     }
@@ -144,17 +144,17 @@ fn notebook_target(bytes: &[u8]) {
 
 fn requirements_target(bytes: &[u8]) {
     let path = Path::new("requirements.txt");
-    if let Ok(text) = nb2svc::requirements::decode(bytes, path) {
+    if let Ok(text) = nb2svc::readers::decode(bytes, path) {
         let mut includes = |_: &Path| -> anyhow::Result<String> { Ok(String::from("numpy\n")) };
-        let _ = nb2svc::requirements::parse_requirements_txt(&text, path, &mut includes);
+        let _ = nb2svc::readers::parse_requirements_txt(&text, path, &mut includes);
     }
 }
 
 fn docker_run_target(bytes: &[u8]) {
     let line = String::from_utf8_lossy(bytes);
-    if let Ok(words) = nb2svc::docker_run::parse_command_line(&line) {
-        if let Ok(conversion) = nb2svc::docker_run::convert(&words) {
-            let _ = nb2svc::docker_run::render_compose(&conversion);
+    if let Ok(words) = nb2svc::readers::parse_command_line(&line) {
+        if let Ok(conversion) = nb2svc::readers::convert_docker_run(&words) {
+            let _ = nb2svc::readers::render_compose(&conversion);
         }
     }
 }

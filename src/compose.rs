@@ -1,19 +1,20 @@
 //! `nb2svc compose`: a `docker run` command line, as trailing arguments or one string, written
-//! as a compose file by [`crate::docker_run`], with its notes on stderr.
+//! as a compose file by [`crate::docker_run`] (which does the conversion), with its notes on
+//! stderr. The file goes through the same all-or-nothing writer as the main job.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::ComposeArgs;
+use crate::cli::ComposeArgs;
 use crate::docker_run::{convert, parse_command_line, render_compose};
 use crate::render::{Content, OutputFile};
 use crate::workspace::NotebookFolder;
 use crate::write;
 
 /// Converts the command and writes (or prints) the compose file.
-pub fn run_compose(
+pub(crate) fn run(
     args: &ComposeArgs,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
