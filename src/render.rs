@@ -22,7 +22,7 @@ mod routes;
 mod training;
 mod view;
 
-pub use routes::{report_line, routes, Route};
+pub(crate) use routes::{report_line, routes};
 pub use training::WhenCodeRuns;
 pub use view::ServiceView;
 
