@@ -522,7 +522,10 @@ mod tests {
                 "_nb2svc_fetch.download('https://x/y.csv', 'y.csv')",
                 fetch("_nb2svc_fetch.download"),
             ),
-            ("_nb2svc_fetch.unpack('y.zip')", fetch("_nb2svc_fetch.unpack")),
+            (
+                "_nb2svc_fetch.unpack('y.zip')",
+                fetch("_nb2svc_fetch.unpack"),
+            ),
             (
                 "from urllib.request import urlretrieve\nurlretrieve(u, 'a.csv')",
                 fetch("urllib.request.urlretrieve"),
