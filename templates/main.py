@@ -21,10 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import {{ service.pydantic_imports | join(sep=", ") }}
 {%- endif %}
 
-{%- if service.serves_models %}
-from app import nb2svc_models
-{%- endif %}
-from app import nb2svc_runtime as runtime
+{% if service.serves_models %}from app import nb2svc_models
+{% endif %}from app import nb2svc_runtime as runtime
 
 state = runtime.ServiceState()
 {% if service.serves_models %}
