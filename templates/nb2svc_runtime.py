@@ -204,6 +204,7 @@ def location_text(location: dict[str, Any]) -> str:
 
 @functools.cache
 def real_file(filename: str) -> str:
+    """A code object's file name as a real path (a relative one from the start)."""
     return os.path.realpath(os.path.join(_START_DIR, filename))
 
 
@@ -225,6 +226,7 @@ def is_notebook_code(filename: str) -> bool:
 
 
 def innermost_notebook_location() -> dict[str, Any]:
+    """The notebook cell and line that called the caller, through any helpers."""
     frame = sys._getframe(1)
     while frame is not None:
         if _is_notebook_file(frame.f_code.co_filename):

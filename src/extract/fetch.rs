@@ -1,6 +1,6 @@
 //! Shell escapes that fetch data (`!wget`, `!curl`, `!unzip`, `!tar -x`, `!mkdir`), rewritten
-//! as calls of the service runtime (`_nb2svc_fetch.download`, `_nb2svc_fetch.unpack`) so the files the
-//! next cells read exist in the service too.
+//! as calls of the service runtime's `app/nb2svc_fetch.py` (`_nb2svc_fetch.download`,
+//! `_nb2svc_fetch.unpack`) so the files the next cells read exist in the service too.
 //!
 //! Only options whose effect is known are accepted; an unknown option could change what is
 //! fetched or where it lands, so it makes the whole line untranslatable and the caller drops
