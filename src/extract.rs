@@ -76,9 +76,9 @@ pub struct Dropped {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FetchKind {
-    /// `wget` / `curl`: `_nb2svc.download(url, dest)`.
+    /// `wget` / `curl`: `_nb2svc_fetch.download(url, dest)`.
     Download,
-    /// `unzip` / `tar -x`: `_nb2svc.unpack(archive, dest)`.
+    /// `unzip` / `tar -x`: `_nb2svc_fetch.unpack(archive, dest)`.
     Unpack,
     /// `mkdir`: the folder is created.
     Mkdir,

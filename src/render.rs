@@ -26,6 +26,8 @@ pub(crate) use routes::{report_line, routes};
 pub use training::WhenCodeRuns;
 pub use view::ServiceView;
 
+pub mod runtime;
+
 /// The built-in templates: (name, text). The name is also the file name an override uses.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ("main.py", include_str!("../templates/main.py")),
@@ -37,6 +39,18 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     (
         "nb2svc_inputs.py",
         include_str!("../templates/nb2svc_inputs.py"),
+    ),
+    (
+        "nb2svc_recording.py",
+        include_str!("../templates/nb2svc_recording.py"),
+    ),
+    (
+        "nb2svc_models.py",
+        include_str!("../templates/nb2svc_models.py"),
+    ),
+    (
+        "nb2svc_fetch.py",
+        include_str!("../templates/nb2svc_fetch.py"),
     ),
     ("__init__.py", include_str!("../templates/__init__.py")),
     ("Dockerfile", include_str!("../templates/Dockerfile")),
@@ -75,10 +89,14 @@ const OUTPUTS: &[(&str, &str)] = &[
 ];
 
 /// Files written as they are, without template processing: the runtime is plain Python with no
-/// fields to fill, and skipping Tera's parser for its 14 kB halves the cost of loading templates.
+/// fields to fill (only its version is stamped), and skipping Tera's parser for it halves the
+/// cost of loading templates. A service gets the modules its plan uses ([`runtime`]).
 const VERBATIM: &[(&str, &str)] = &[
     ("nb2svc_runtime.py", "app/nb2svc_runtime.py"),
+    ("nb2svc_recording.py", "app/nb2svc_recording.py"),
     ("nb2svc_inputs.py", "app/nb2svc_inputs.py"),
+    ("nb2svc_models.py", "app/nb2svc_models.py"),
+    ("nb2svc_fetch.py", "app/nb2svc_fetch.py"),
 ];
 
 /// Refuses a file in the templates folder that is no template's name: a misspelled override
@@ -147,8 +165,8 @@ fn check_override_blocks(tera: &Tera, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The paths of the files nb2svc always generates, under the output folder: no file of the
-/// notebook's may take their place.
+/// The paths of the files nb2svc generates, under the output folder (every runtime module,
+/// whether this service ships it or not): no file of the notebook's may take their place.
 pub fn generated_paths() -> impl Iterator<Item = &'static str> {
     OUTPUTS
         .iter()
@@ -183,8 +201,8 @@ pub struct OutputFile {
 /// `overrides` when one is given.
 pub struct Templates {
     tera: Tera,
-    /// (output path, text) of the files written verbatim.
-    verbatim: Vec<(&'static str, String)>,
+    /// (template name, output path, text) of the files written verbatim.
+    verbatim: Vec<(&'static str, &'static str, String)>,
 }
 
 /// Loads the templates, taking each from `overrides` when that folder has a file of its name.
@@ -213,7 +231,7 @@ pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
             _ => builtin.to_string(),
         };
         match VERBATIM.iter().find(|(template, _)| template == name) {
-            Some((_, output)) => verbatim.push((*output, text)),
+            Some((_, output)) => verbatim.push((*name, *output, text)),
             None => {
                 // With overrides, each built-in is also `nb2svc/NAME`, so that an override can
                 // extend it and replace some of its blocks; without, nothing can extend it.
@@ -263,11 +281,14 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
         });
     }
     files.extend(crate::deploy::files(plan)?);
-    for (path, text) in &templates.verbatim {
-        files.push(OutputFile {
-            path: path.to_string(),
-            content: Content::Text(text.clone()),
-        });
+    let shipped = runtime::modules_for(plan);
+    for (template, path, text) in &templates.verbatim {
+        if shipped.iter().any(|module| module.file == *template) {
+            files.push(OutputFile {
+                path: path.to_string(),
+                content: Content::Text(runtime::stamp(text)),
+            });
+        }
     }
     let intent = requirements::render_requirements_txt(&plan.requirements);
     match plan.lock.locked() {
@@ -327,19 +348,19 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
 }
 
 /// The `COPY` lines (JSON arrays) of what training at build needs: the package, the runtime
-/// that records what the notebook saves, the notebook's code and the modules it imports,
-/// grouped by the folder they go to. Everything else of `app/` (`main.py`, the serving code)
-/// is copied after training, so that editing it does not train again.
+/// modules training imports (the one that records what the notebook saves among them), the
+/// notebook's code and the modules it imports, grouped by the folder they go to. Everything
+/// else of `app/` (`main.py`, the serving code) is copied after training, so that editing it
+/// does not train again.
 fn training_copies(plan: &ServicePlan) -> Vec<String> {
     let mut by_folder: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let fixed = [
-        "__init__.py",
-        "nb2svc_inputs.py",
-        "nb2svc_runtime.py",
-        "notebook.py",
-    ];
+    let runtime = runtime::modules_for(plan)
+        .into_iter()
+        .filter(|module| module.trains)
+        .map(|module| module.file);
+    let fixed = ["__init__.py", "notebook.py"].into_iter().chain(runtime);
     let modules = plan.modules.iter().map(|m| m.path.as_str());
-    for path in fixed.into_iter().chain(modules) {
+    for path in fixed.chain(modules) {
         let folder = match path.rsplit_once('/') {
             Some((folder, _)) => format!("./app/{folder}/"),
             None => "./app/".to_string(),

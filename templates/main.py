@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import {{ service.pydantic_imports | join(sep=", ") }}
 {%- endif %}
 
-from app import nb2svc_runtime as runtime
+{% if service.serves_models %}from app import nb2svc_models
+{% endif %}from app import nb2svc_runtime as runtime
 
 state = runtime.ServiceState()
 {% if service.serves_models %}
@@ -38,10 +39,10 @@ def setup(loaded: runtime.ServiceState) -> None:
 {%- if service.saves_artifacts %}
     # What the notebook saved as it trained, as the runtime recorded it
     # (data/.nb2svc/manifest.json).
-    runtime.load_recorded_artifacts(loaded)
+    nb2svc_models.load_recorded_artifacts(loaded)
 {%- endif %}
 {%- for artifact in service.shipped_artifacts %}
-    runtime.load_artifact(
+    nb2svc_models.load_artifact(
         loaded,
         {{ artifact.name | py_string }},
         {{ artifact.path | py_string }},
@@ -65,7 +66,10 @@ async def lifespan(app: FastAPI):
         # Routes change on the event loop's thread, never under a request being matched.
         routed = threading.Event()
         loop.call_soon_threadsafe(
-            lambda: (runtime.add_model_routes(app, loaded, DEFAULT_MODEL), routed.set())
+            lambda: (
+                nb2svc_models.add_model_routes(app, loaded, DEFAULT_MODEL),
+                routed.set(),
+            )
         )
         routed.wait()
 {%- endif %}
@@ -121,7 +125,7 @@ def ready() -> JSONResponse:
 def models() -> dict[str, Any]:
     """The artifacts the notebook saved, as loaded: type, what they predict, inputs."""
     state.require_ready()
-    return runtime.describe_artifacts(state)
+    return nb2svc_models.describe_artifacts(state)
 
 
 @app.post("/predict/{name}", tags=["models"], include_in_schema=False)
@@ -131,7 +135,7 @@ def predict_placeholder(name: str) -> JSONResponse:
     return JSONResponse(
         {
             "error": f"no model named {name!r}",
-            "models": list(runtime.predictors(state)),
+            "models": list(nb2svc_models.predictors(state)),
         },
         status_code=404,
     )

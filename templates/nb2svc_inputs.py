@@ -1,3 +1,4 @@
+# Written by nb2svc @nb2svc_version@: part of the service's runtime (see README.md).
 """A model's inputs in the notebook's own data: recorded as the notebook trains,
 replayed by the service's prediction routes.
 
@@ -29,7 +30,8 @@ same way, so that an answer is the notebook's label (`"Adelie"`), not its code (
 
 Matching by name and value is a heuristic: a column renamed, or rows re-indexed with
 `reset_index`, cannot be traced; the recipe then says why, and the route takes the
-model's own features.
+model's own features. nb2svc ships this module with the services that serve the models
+their notebook saves as it trains.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+NB2SVC_VERSION = "@nb2svc_version@"
 log = logging.getLogger("nb2svc")
 
 RECIPE_VERSION = 1

@@ -16,6 +16,9 @@ Run it as a script to train and write the artifacts: `python -m app.notebook`.
 import os
 {% endif %}
 from app import nb2svc_runtime as _nb2svc
+{%- if service.fetches_data %}
+from app import nb2svc_fetch as _nb2svc_fetch
+{%- endif %}
 {%- for shim in service.shims %}
 from app.nb2svc_runtime import {{ shim }}
 {%- endfor %}

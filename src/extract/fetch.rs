@@ -1,6 +1,6 @@
 //! Shell escapes that fetch data (`!wget`, `!curl`, `!unzip`, `!tar -x`, `!mkdir`), rewritten
-//! as calls of the service runtime (`_nb2svc.download`, `_nb2svc.unpack`) so the files the
-//! next cells read exist in the service too.
+//! as calls of the service runtime's `app/nb2svc_fetch.py` (`_nb2svc_fetch.download`,
+//! `_nb2svc_fetch.unpack`) so the files the next cells read exist in the service too.
 //!
 //! Only options whose effect is known are accepted; an unknown option could change what is
 //! fetched or where it lands, so it makes the whole line untranslatable and the caller drops
@@ -90,11 +90,11 @@ fn python_call(step: &Step) -> String {
     let dest = literal(&step.dest);
     match step.kind {
         FetchKind::Download => format!(
-            "_nb2svc.download({}, {dest})",
+            "_nb2svc_fetch.download({}, {dest})",
             literal(step.url.as_deref().unwrap_or_default())
         ),
         FetchKind::Unpack => format!(
-            "_nb2svc.unpack({}, {dest})",
+            "_nb2svc_fetch.unpack({}, {dest})",
             literal(step.archive.as_deref().unwrap_or_default())
         ),
         FetchKind::Mkdir => format!("__import__(\"os\").makedirs({dest}, exist_ok=True)"),

@@ -250,7 +250,7 @@ fn wget_becomes_a_download() {
         assert_eq!(
             code,
             format!(
-                "_nb2svc.download({}, {})  # nb2svc: shell fetch (wget)",
+                "_nb2svc_fetch.download({}, {})  # nb2svc: shell fetch (wget)",
                 serde_json::to_string(cell_url).unwrap(),
                 serde_json::to_string(dest).unwrap()
             ),
@@ -260,7 +260,7 @@ fn wget_becomes_a_download() {
     let (code, _) = fetched(&format!("!wget {url} -O wine.csv"));
     assert_eq!(
         code,
-        r#"_nb2svc.download("https://archive.ics.uci.edu/ml/wine.csv", "wine.csv")  # nb2svc: shell fetch (wget)"#
+        r#"_nb2svc_fetch.download("https://archive.ics.uci.edu/ml/wine.csv", "wine.csv")  # nb2svc: shell fetch (wget)"#
     );
 }
 
@@ -287,7 +287,7 @@ fn unzip_tar_and_mkdir_become_runtime_calls() {
     let (code, steps) = fetched("!unzip -o -q data.zip -d data");
     assert_eq!(
         code,
-        r#"_nb2svc.unpack("data.zip", "data")  # nb2svc: shell fetch (unzip)"#
+        r#"_nb2svc_fetch.unpack("data.zip", "data")  # nb2svc: shell fetch (unzip)"#
     );
     assert_eq!(steps, [unpack("data.zip", "data")]);
     for (cell, archive, dest) in [
@@ -323,8 +323,8 @@ fn every_command_of_a_line_translates() {
         out.cells[0].code,
         concat!(
             r#"__import__("os").makedirs("data", exist_ok=True); "#,
-            r#"_nb2svc.download("https://h.org/d.zip", "data/d.zip"); "#,
-            r#"_nb2svc.unpack("data/d.zip", "data")  # nb2svc: shell fetch (mkdir, wget, unzip)"#
+            r#"_nb2svc_fetch.download("https://h.org/d.zip", "data/d.zip"); "#,
+            r#"_nb2svc_fetch.unpack("data/d.zip", "data")  # nb2svc: shell fetch (mkdir, wget, unzip)"#
         )
     );
     let kinds: Vec<_> = out.fetches.iter().map(|f| f.kind).collect();
@@ -364,7 +364,7 @@ fn odd_urls_and_names_land_as_escaped_literals() {
     );
     assert_eq!(
         code,
-        r#"_nb2svc.download("https://h.org/a b\"\"\"c.csv?q='x'", "out \"q\"\\x.csv")  # nb2svc: shell fetch (wget)"#
+        r#"_nb2svc_fetch.download("https://h.org/a b\"\"\"c.csv?q='x'", "out \"q\"\\x.csv")  # nb2svc: shell fetch (wget)"#
     );
     assert!(crate::python::analyze(&code).is_ok(), "{code}");
 }
@@ -410,7 +410,7 @@ fn fetches_keep_line_numbers_and_block_indentation() {
     let lines: Vec<&str> = code.lines().collect();
     assert_eq!(
         lines[2],
-        r#"    _nb2svc.download("https://h.org/wine.csv", "wine.csv")  # nb2svc: shell fetch (wget)"#
+        r#"    _nb2svc_fetch.download("https://h.org/wine.csv", "wine.csv")  # nb2svc: shell fetch (wget)"#
     );
     assert_eq!(lines[3], "");
     assert_eq!(lines[4], "df = pd.read_csv('wine.csv')");

@@ -20,7 +20,7 @@ pub enum Effect {
     /// (`os.chdir`, `sys.path.append`, `os.environ`, `numpy.random.seed`, `mkdir`).
     Process(String),
     /// Downloads or unpacks data the notebook reads; holds the call as resolved
-    /// (`_nb2svc.download`, `urllib.request.urlretrieve`).
+    /// (`_nb2svc_fetch.download`, `urllib.request.urlretrieve`).
     Fetch(String),
 }
 
@@ -65,8 +65,8 @@ const PROCESS_METHODS: &[&str] = &["mkdir"];
 /// Calls that fetch data: the runtime's download helpers (what extraction turns `!wget` and
 /// `!unzip` into) and urllib's.
 const FETCH_CALLS: &[&str] = &[
-    "_nb2svc.download",
-    "_nb2svc.unpack",
+    "_nb2svc_fetch.download",
+    "_nb2svc_fetch.unpack",
     "urllib.request.urlretrieve",
 ];
 

@@ -519,10 +519,13 @@ mod tests {
                 process("keras.utils.set_random_seed"),
             ),
             (
-                "_nb2svc.download('https://x/y.csv', 'y.csv')",
-                fetch("_nb2svc.download"),
+                "_nb2svc_fetch.download('https://x/y.csv', 'y.csv')",
+                fetch("_nb2svc_fetch.download"),
             ),
-            ("_nb2svc.unpack('y.zip')", fetch("_nb2svc.unpack")),
+            (
+                "_nb2svc_fetch.unpack('y.zip')",
+                fetch("_nb2svc_fetch.unpack"),
+            ),
             (
                 "from urllib.request import urlretrieve\nurlretrieve(u, 'a.csv')",
                 fetch("urllib.request.urlretrieve"),

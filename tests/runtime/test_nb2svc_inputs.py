@@ -35,19 +35,19 @@ import sys
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app import nb2svc_runtime as runtime
+from app import nb2svc_models, nb2svc_runtime as runtime
 
 state = runtime.ServiceState()
-runtime.load_recorded_artifacts(state)
+nb2svc_models.load_recorded_artifacts(state)
 app = FastAPI()
 
 
 @app.get("/models")
 def models():
-    return runtime.describe_artifacts(state)
+    return nb2svc_models.describe_artifacts(state)
 
 
-runtime.add_model_routes(app, state, None)
+nb2svc_models.add_model_routes(app, state, None)
 client = TestClient(app)
 openapi = client.get("/openapi.json").json()
 answers = []

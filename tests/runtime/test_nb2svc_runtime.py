@@ -1,10 +1,12 @@
-"""Tests of templates/nb2svc_runtime.py, the runtime file every generated service ships.
+"""Tests of the runtime's core (templates/nb2svc_runtime.py), the recording of what a
+notebook saves (nb2svc_recording.py), the loading of it (nb2svc_models.py) and the
+data fetches (nb2svc_fetch.py), with the helpers the other test files share.
 
-Standard library only, so that they run anywhere:
-`python3 -m unittest discover -s tests/runtime -v`. Each test builds its own project in
-a temporary folder: `app/` (a copy of the runtime and a small notebook.py) and `data/`.
-What patches the process (training, recording) runs in a subprocess, as it does in the
-image build.
+Run with pytest (`python -m pytest tests/runtime`), offline: conftest.py refuses every
+connection beyond 127.0.0.1, in this process and in the ones the tests start. Each test
+builds its own project in a temporary folder: `app/` (the runtime modules and a small
+notebook.py) and `data/`. What patches the process (training, recording) runs in a
+subprocess, as it does in the image build.
 """
 
 import hashlib
@@ -22,15 +24,23 @@ import tempfile
 import textwrap
 import threading
 import unittest
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any, Optional
 from unittest import mock
 
-RUNTIME = Path(__file__).resolve().parents[2] / "templates" / "nb2svc_runtime.py"
-# The module the runtime records and replays a model's inputs with.
-INPUTS = RUNTIME.with_name("nb2svc_inputs.py")
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+RUNTIME = TEMPLATES / "nb2svc_runtime.py"
+# Every module of the runtime; a project gets those it is given, all by default.
+MODULES = (
+    "nb2svc_runtime",
+    "nb2svc_recording",
+    "nb2svc_inputs",
+    "nb2svc_models",
+    "nb2svc_fetch",
+)
+# What clean_env puts first on the path of every Python a test starts: no network.
+OFFLINE = Path(__file__).resolve().parent / "offline"
 
 # What every generated notebook.py starts with: the notebook's folder is data/sub/dir.
 HEADER = """\
@@ -46,13 +56,19 @@ def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def make_project(root: Path, notebook: str, modules: Optional[dict] = None) -> Path:
-    """A generated project in `root`: app/ (the runtime, notebook.py) and data/."""
+def make_project(
+    root: Path,
+    notebook: str,
+    modules: Optional[dict] = None,
+    runtime: tuple = MODULES,
+) -> Path:
+    """A generated project in `root`: app/ (the `runtime` modules, notebook.py, the
+    `modules` given as {file: source}) and data/."""
     app = root / "app"
     app.mkdir(parents=True)
     (app / "__init__.py").write_text("")
-    shutil.copy(RUNTIME, app / "nb2svc_runtime.py")
-    shutil.copy(INPUTS, app / "nb2svc_inputs.py")
+    for name in runtime:
+        shutil.copy(TEMPLATES / f"{name}.py", app / f"{name}.py")
     (app / "notebook.py").write_text(HEADER + textwrap.dedent(notebook))
     for name, source in (modules or {}).items():
         (app / name).write_text(textwrap.dedent(source))
@@ -61,10 +77,14 @@ def make_project(root: Path, notebook: str, modules: Optional[dict] = None) -> P
 
 
 def clean_env(**extra: str) -> dict:
-    """The environment without this machine's NB2SVC_ settings."""
+    """The environment without this machine's NB2SVC_ settings, offline (the guard of
+    offline/sitecustomize.py first on the path)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NB2SVC_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(OFFLINE)] + [p for p in [env.get("PYTHONPATH")] if p]
+    )
     return env
 
 
@@ -88,8 +108,28 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def import_app(project: Path, data: Path) -> dict:
+    """A fresh import of the project's `app` package, DATA_DIR in `data`: its runtime
+    modules by name (those it ships). The caller restores sys.path, and calls
+    forget_app() when done."""
+    forget_app()
+    sys.path.insert(0, str(project))
+    modules = {}
+    with mock.patch.dict(os.environ, {"NB2SVC_DATA_DIR": str(data)}):
+        for path in sorted((project / "app").glob("nb2svc_*.py")):
+            modules[path.stem] = importlib.import_module(f"app.{path.stem}")
+    return modules
+
+
+def forget_app() -> None:
+    """Takes the `app` package a test imported out of sys.modules."""
+    for name in [n for n in sys.modules if n == "app" or n.startswith("app.")]:
+        del sys.modules[name]
+
+
 class InProcess(unittest.TestCase):
-    """Loads a fresh copy of the runtime, with DATA_DIR in a temporary project."""
+    """Imports a fresh copy of the runtime, with DATA_DIR in a temporary project:
+    `self.runtime` is the core, `self.models` and `self.fetch` two of its modules."""
 
     def setUp(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="nb2svc-runtime-")).resolve()
@@ -97,23 +137,18 @@ class InProcess(unittest.TestCase):
         cwd, path = os.getcwd(), list(sys.path)
         self.addCleanup(os.chdir, cwd)
         self.addCleanup(sys.path.__setitem__, slice(None), path)
+        self.addCleanup(forget_app)
         self.project = make_project(self.root / "project", "")
         self.data = self.project / "data"
-        self.runtime = self.load_runtime()
-
-    def load_runtime(self) -> Any:
-        source = self.project / "app" / "nb2svc_runtime.py"
-        name = f"nb2svc_runtime_{uuid.uuid4().hex}"
-        spec = importlib.util.spec_from_file_location(name, source)
-        module = importlib.util.module_from_spec(spec)
-        with mock.patch.dict(os.environ, {"NB2SVC_DATA_DIR": str(self.data)}):
-            spec.loader.exec_module(module)
-        return module
+        modules = import_app(self.project, self.data)
+        self.runtime = modules["nb2svc_runtime"]
+        self.models = modules["nb2svc_models"]
+        self.fetch = modules["nb2svc_fetch"]
 
 
 class ArtifactNameTest(InProcess):
     def test_names_are_identifiers_from_the_stem(self) -> None:
-        name = self.runtime._artifact_name
+        name = self.runtime.artifact_name
         self.assertEqual(name("RF Model (v2)", set()), "rf_model_v2")
         self.assertEqual(name("2024-model", set()), "model_2024_model")
         self.assertEqual(name("modèle", set()), "mod_le")
@@ -197,7 +232,7 @@ class ManifestLoadingTest(InProcess):
         model.write_bytes(pickle.dumps({"weights": [1, 2]}))
         self.write_manifest(self.entry("m", "nb/models/m.pkl"))
         state = self.runtime.ServiceState()
-        self.runtime.load_recorded_artifacts(state)
+        self.models.load_recorded_artifacts(state)
         self.assertEqual(state.artifacts, {"m": {"weights": [1, 2]}})
         self.assertEqual(
             state.artifact_files["m"],
@@ -210,14 +245,14 @@ class ManifestLoadingTest(InProcess):
                 "serializer": "pickle",
             },
         )
-        listing = self.runtime.describe_artifacts(state)
+        listing = self.models.describe_artifacts(state)
         self.assertEqual(listing["m"]["type"], "dict")
         self.assertNotIn(str(self.root), json.dumps(listing))
 
     def test_a_file_gone_from_data_names_the_cell_that_saved_it(self) -> None:
         self.write_manifest(self.entry("m", "nb/models/m.pkl"))
         with self.assertRaises(FileNotFoundError) as raised:
-            self.runtime.load_recorded_artifacts(self.runtime.ServiceState())
+            self.models.load_recorded_artifacts(self.runtime.ServiceState())
         self.assertIn("nb/models/m.pkl", str(raised.exception))
         self.assertIn("cell 4 (id x), line 2", str(raised.exception))
 
@@ -232,18 +267,18 @@ class ManifestLoadingTest(InProcess):
         )
         state = self.runtime.ServiceState()
         with self.assertLogs("nb2svc", "WARNING"):
-            self.runtime.load_recorded_artifacts(state)
+            self.models.load_recorded_artifacts(state)
         self.assertEqual(state.artifacts, {"o": 7})
         self.assertEqual(state.artifact_files["o"]["path"], "o.pkl")
 
     def test_load_artifact_reads_a_shipped_file_relative_to_data(self) -> None:
         (self.data / "lookup.pkl").write_bytes(pickle.dumps(["a", "b"]))
         state = self.runtime.ServiceState()
-        self.runtime.load_artifact(state, "lookup", "lookup.pkl", "pickle")
+        self.models.load_artifact(state, "lookup", "lookup.pkl", "pickle")
         self.assertEqual(state.artifacts["lookup"], ["a", "b"])
         self.assertEqual(state.artifact_files["lookup"]["path"], "lookup.pkl")
         with self.assertRaises(FileNotFoundError) as raised:
-            self.runtime.load_artifact(state, "nope", "nope.pkl", "pickle")
+            self.models.load_artifact(state, "nope", "nope.pkl", "pickle")
         self.assertIn("data/nope.pkl", str(raised.exception))
 
 
@@ -293,20 +328,20 @@ class DownloadTest(InProcess):
 
     def test_fetches_relative_to_the_notebook_folder_then_skips(self) -> None:
         url = f"{self.base}/penguins.csv"
-        self.runtime.download(url, "raw/penguins.csv")
+        self.fetch.download(url, "raw/penguins.csv")
         target = self.data / "nb" / "raw" / "penguins.csv"
         self.assertEqual(target.read_bytes(), b"species,mass\nAdelie,3750\n")
         self.assertEqual(os.listdir(target.parent), ["penguins.csv"])
 
         with self.assertLogs("nb2svc", "INFO") as logs:
-            self.runtime.download(url, "raw/penguins.csv")
+            self.fetch.download(url, "raw/penguins.csv")
         self.assertEqual(self.handler.requests, ["/penguins.csv"])
         self.assertIn("already there", "\n".join(logs.output))
 
     def test_a_failed_fetch_names_the_url_and_leaves_nothing(self) -> None:
         url = f"{self.base}/missing.csv"
         with self.assertRaises(OSError) as raised:
-            self.runtime.download(url, "raw/missing.csv")
+            self.fetch.download(url, "raw/missing.csv")
         self.assertIn(url, str(raised.exception))
         self.assertIn("raw/missing.csv", str(raised.exception))
         self.assertEqual(os.listdir(self.data / "nb" / "raw"), [])
@@ -336,24 +371,24 @@ class UnpackTest(InProcess):
 
     def test_zip_unpacks_once(self) -> None:
         archive = self.zip_of("bundle.zip", {"a.txt": "A", "dir/b.txt": "B"})
-        self.runtime.unpack(archive, "out")
+        self.fetch.unpack(archive, "out")
         self.assertEqual((self.folder / "out" / "dir" / "b.txt").read_text(), "B")
         (self.folder / "out" / "a.txt").write_text("edited")
-        self.runtime.unpack(archive, "out")
+        self.fetch.unpack(archive, "out")
         self.assertEqual((self.folder / "out" / "a.txt").read_text(), "edited")
         (self.folder / "out" / "dir" / "b.txt").unlink()
-        self.runtime.unpack(archive, "out")
+        self.fetch.unpack(archive, "out")
         self.assertTrue((self.folder / "out" / "dir" / "b.txt").exists())
 
     def test_tar_is_told_by_content_and_unpacks_here_by_default(self) -> None:
         archive = self.tar_of("bundle.dat", [self.file_info("t/x.csv", b"1,2\n")])
-        self.runtime.unpack(archive)
+        self.fetch.unpack(archive)
         self.assertEqual((self.folder / "t" / "x.csv").read_bytes(), b"1,2\n")
 
     def test_a_member_escaping_dest_is_refused_before_anything_is_written(self) -> None:
         archive = self.zip_of("evil.zip", {"ok.txt": "fine", "../evil.txt": "gotcha"})
         with self.assertRaises(ValueError) as raised:
-            self.runtime.unpack(archive, "out")
+            self.fetch.unpack(archive, "out")
         self.assertIn("../evil.txt", str(raised.exception))
         self.assertFalse((self.folder / "evil.txt").exists())
         self.assertFalse((self.folder / "out").exists())
@@ -361,17 +396,17 @@ class UnpackTest(InProcess):
     def test_absolute_members_and_escaping_links_are_refused(self) -> None:
         absolute = self.tar_of("abs.tar", [self.file_info("/abs/evil.txt", b"x")])
         with self.assertRaises(ValueError):
-            self.runtime.unpack(absolute, "out")
+            self.fetch.unpack(absolute, "out")
         link = tarfile.TarInfo("link")
         link.type, link.linkname = tarfile.SYMTYPE, "../../outside"
         with self.assertRaises(ValueError):
-            self.runtime.unpack(self.tar_of("link.tar", [(link, b"")]), "out")
+            self.fetch.unpack(self.tar_of("link.tar", [(link, b"")]), "out")
         self.assertFalse((self.folder / "out").exists())
 
     def test_neither_zip_nor_tar(self) -> None:
         Path("plain.txt").write_text("not an archive")
         with self.assertRaises(ValueError):
-            self.runtime.unpack("plain.txt")
+            self.fetch.unpack("plain.txt")
 
 
 TRAINING_NOTEBOOK = """\
@@ -406,17 +441,17 @@ if _nb2svc_training:  # this cell trains: it writes models/{name}.pkl
 
 SERVICE = """\
 import json, os
-from app import nb2svc_runtime as runtime
+from app import nb2svc_models, nb2svc_runtime as runtime
 import app.notebook
 import app.later  # after the chdir: '' on sys.path was pinned
 state = runtime.ServiceState()
-runtime.load_recorded_artifacts(state)
+nb2svc_models.load_recorded_artifacts(state)
 print(json.dumps({
     "training": app.notebook._nb2svc_training,
     "types": {n: f"{type(o).__module__}.{type(o).__name__}"
               for n, o in state.artifacts.items()},
     "predictions": {n: o.predict([[3]]) for n, o in state.artifacts.items()},
-    "models": runtime.describe_artifacts(state),
+    "models": nb2svc_models.describe_artifacts(state),
     "cwd": os.getcwd(),
 }))
 """
@@ -646,10 +681,10 @@ keras.models.save_model(keras.Model(), "nets/other.keras")
 
 FAKES_SERVICE = """\
 import json
-from app import nb2svc_runtime as runtime
+from app import nb2svc_models, nb2svc_runtime as runtime
 import app.notebook
 state = runtime.ServiceState()
-runtime.load_recorded_artifacts(state)
+nb2svc_models.load_recorded_artifacts(state)
 def shown(obj):  # a booster's content, what a keras stand-in loaded
     return vars(getattr(obj, "booster", obj)) if hasattr(obj, "__dict__") else obj
 print(json.dumps({n: [type(o).__name__, shown(o)] for n, o in state.artifacts.items()}))
@@ -757,10 +792,10 @@ class RecordingTest(unittest.TestCase):
         self.assertEqual(entry["classes"], [0, 1])
         self.assertEqual((entry["cell"], entry["line"]), (2, 3))
         service = """\
-from app import nb2svc_runtime as runtime
+from app import nb2svc_models, nb2svc_runtime as runtime
 import app.notebook
 state = runtime.ServiceState()
-runtime.load_recorded_artifacts(state)
+nb2svc_models.load_recorded_artifacts(state)
 print(state.artifacts["lr"].predict([[1, 1]])[0])
 """
         served = run_python(project, "-c", service)

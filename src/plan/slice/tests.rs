@@ -463,14 +463,14 @@ fn without_roots_everything_runs() {
 fn fetches_run_before_the_reads() {
     let sources = [
         "import pandas as pd\nimport joblib",
-        "_nb2svc.download('https://example.org/d.csv', 'd.csv')\n__import__('os').makedirs('models', exist_ok=True)",
+        "_nb2svc_fetch.download('https://example.org/d.csv', 'd.csv')\n__import__('os').makedirs('models', exist_ok=True)",
         "df = pd.read_csv('d.csv')\njoblib.dump(df, 'models/df.joblib')",
     ];
     let (cells, facts) = notebook(&sources);
     let slice = slice(&cells, &facts, &served(&[]));
     assert_eq!(
-        reason(&slice, &cells, &facts, "_nb2svc.download"),
-        "fetches data (_nb2svc.download)"
+        reason(&slice, &cells, &facts, "_nb2svc_fetch.download"),
+        "fetches data (_nb2svc_fetch.download)"
     );
     assert_eq!(
         reason(&slice, &cells, &facts, "__import__"),
