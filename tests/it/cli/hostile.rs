@@ -282,7 +282,7 @@ fn a_misspelled_template_is_an_error_listing_the_names() {
         .assert()
         .code(1)
         .stderr(format!(
-            "error: templates folder {} has files that are no template's name: Dokerfile; the templates are main.py, notebook.py, nb2svc_runtime.py, nb2svc_inputs.py, __init__.py, Dockerfile, docker-compose.yaml, docker-compose.prod.yaml, dockerignore, gitignore, ruff.toml, env.example, README.md, data-README.txt\n",
+            "error: templates folder {} has files that are no template's name: Dokerfile; the templates are main.py, notebook.py, nb2svc_runtime.py, nb2svc_inputs.py, nb2svc_recording.py, nb2svc_models.py, nb2svc_fetch.py, __init__.py, Dockerfile, docker-compose.yaml, docker-compose.prod.yaml, dockerignore, gitignore, ruff.toml, env.example, README.md, data-README.txt\n",
             templates.display()
         ));
     assert_untouched(&out);
