@@ -13,6 +13,7 @@ pub(crate) mod module;
 mod modules;
 pub(crate) mod paths;
 mod preprocessing;
+mod seeds;
 mod settings;
 pub(crate) mod slice;
 pub(crate) mod training;
@@ -435,6 +436,9 @@ pub fn plan(
     // Wrapping training cells matters only where the service imports the notebook and must not retrain.
     let wrap_training = imports_notebook && train_at == TrainAt::Build;
     let cells = module::planned_cells(&extraction.cells, &training.reasons, wrap_training);
+    if trains && !seeds::sets_a_seed(&cells) {
+        warnings.push(Warning::general(seeds::UNSEEDED));
+    }
     let needs_ipython_shims = ["display", "get_ipython"]
         .into_iter()
         .filter(|name| {

@@ -430,7 +430,33 @@ def training() -> bool:
         _mark_training()
     if _trains_here:
         _record_writes(clear_manifest=True)
+        seed_global_generators()
     return _trains_here
+
+
+def seed_global_generators() -> None:
+    """Seeds Python's and NumPy's global generators from NB2SVC_SEED before the cells
+    run, so that a notebook that sets no seed trains the same model at every build. A
+    seed the notebook sets itself comes later and wins. Unset or empty: none is set."""
+    text = os.environ.get("NB2SVC_SEED", "")
+    if not text:
+        return
+    try:
+        seed = int(text)
+    except ValueError:
+        raise RuntimeError(f"NB2SVC_SEED={text!r}: expected an integer") from None
+    import importlib.util
+    import random
+
+    random.seed(seed)
+    seeded = ["random"]
+    # Only where NumPy is installed; importing it is what training does first anyway.
+    if importlib.util.find_spec("numpy") is not None:
+        import numpy
+
+        numpy.random.seed(seed % 2**32)
+        seeded.append("numpy.random")
+    log.info("nb2svc: NB2SVC_SEED=%d seeds %s", seed, " and ".join(seeded))
 
 
 def _record_writes(clear_manifest: bool) -> None:

@@ -176,7 +176,11 @@ pub const BLOCKS: &[(&str, &str, &str)] = &[
     ),
     ("README.md", "files", "\"Files\": the generated files"),
     ("Dockerfile", "header", "the comment lines at the top"),
-    ("Dockerfile", "base", "`FROM`, the environment and the working folder"),
+    (
+        "Dockerfile",
+        "base",
+        "`FROM`, the environment and the working folder",
+    ),
     (
         "Dockerfile",
         "dependencies",

@@ -386,3 +386,24 @@ mod errors;
 mod hostile;
 /// The Python the service runs (issue 10).
 mod python;
+
+/// Issue 10: a notebook that trains with no seed of its own is told that the image seeds the
+/// global generators, and one that passes `random_state=` is not.
+#[test]
+fn a_notebook_that_trains_without_a_seed_gets_a_warning() {
+    let warning = "warning: the notebook sets no random seed: the image seeds Python's and NumPy's global generators with NB2SVC_SEED (0) before training";
+    let said = |args: &[&std::ffi::OsStr]| {
+        let output = nb2svc().args(args).arg("--dry-run").output().unwrap();
+        assert!(output.status.success());
+        crate::support::output_text(&output)
+    };
+    let unseeded = root().join("tests/fixtures/cases/train_and_dump/notebook.ipynb");
+    assert!(said(&[unseeded.as_os_str()]).contains(warning));
+    let penguins = root().join("examples/penguins");
+    let seeded = said(&[
+        penguins.join("penguins.ipynb").as_os_str(),
+        "-r".as_ref(),
+        penguins.join("requirements.txt").as_os_str(),
+    ]);
+    assert!(!seeded.contains("sets no random seed"), "{seeded}");
+}

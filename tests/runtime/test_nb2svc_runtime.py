@@ -184,6 +184,33 @@ class ApplySettingsTest(InProcess):
         )
 
 
+class SeedTest(InProcess):
+    def test_the_seed_makes_the_global_generators_repeat(self) -> None:
+        import random
+
+        import numpy
+
+        def draws() -> tuple[float, float]:
+            with mock.patch.dict(os.environ, {"NB2SVC_SEED": "7"}):
+                self.runtime.seed_global_generators()
+            return random.random(), float(numpy.random.rand())
+
+        self.assertEqual(draws(), draws())
+
+    def test_no_seed_seeds_nothing_and_a_bad_one_is_an_error(self) -> None:
+        import random
+
+        random.seed(1)
+        expected = random.random()
+        random.seed(1)
+        with mock.patch.dict(os.environ, {"NB2SVC_SEED": ""}):
+            self.runtime.seed_global_generators()
+        self.assertEqual(random.random(), expected)
+        with mock.patch.dict(os.environ, {"NB2SVC_SEED": "forty-two"}):
+            with self.assertRaisesRegex(RuntimeError, "NB2SVC_SEED='forty-two'"):
+                self.runtime.seed_global_generators()
+
+
 class EnterNotebookFolderTest(InProcess):
     def test_enters_the_folder_and_pins_relative_import_paths(self) -> None:
         os.chdir(self.root)
