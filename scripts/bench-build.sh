@@ -87,7 +87,9 @@ cleanup() {
     set +e
     docker image rm -f "$PIP_IMAGE:latest" "$UV_IMAGE:latest" >/dev/null 2>&1
     # Untagged images earlier builds of these tags left behind.
-    docker image prune -f --filter "label=nb2svc.bench=build" >/dev/null 2>&1
+    # Every image a build made, the untagged ones an earlier build of the same tag left too
+    # (recorded by --iidfile: a --label would add one more step, a whole image copy on vfs).
+    cat "$OUT"/*.iid 2>/dev/null | sort -u | xargs -r docker image rm -f >/dev/null 2>&1
     [ "${BENCH_STORAGE:-}" != vfs ] || stop_vfs_engine
 }
 trap cleanup EXIT
@@ -134,7 +136,7 @@ build() { # build KIND LOGNAME [--no-cache]: prints seconds
     local kind=$1 name=$2 t0
     shift 2
     t0=$(now)
-    (cd "$OUT/$kind" && docker build --network host --label nb2svc.bench=build "$@" \
+    (cd "$OUT/$kind" && docker build --network host --iidfile "$OUT/$name.iid" "$@" \
         -t "nb2svc-bench-build-$kind:latest" .) >"$OUT/$name.log" 2>&1 \
         || { tail -n 40 "$OUT/$name.log" >&2; die "$name failed"; }
     since "$t0"

@@ -189,7 +189,7 @@ pub const BLOCKS: &[(&str, &str, &str)] = &[
     (
         "Dockerfile",
         "code",
-        "copying the data and the code, and training in the build",
+        "copying the data and what training needs, and training in the build",
     ),
     (
         "Dockerfile",
@@ -197,6 +197,11 @@ pub const BLOCKS: &[(&str, &str, &str)] = &[
         "the port, the health check and the command (before the layers)",
     ),
     ("Dockerfile", "user", "the user the service runs as"),
+    (
+        "Dockerfile",
+        "serving_code",
+        "copying `app/`, the serving code, last",
+    ),
     (
         "docker-compose.yaml",
         "header",

@@ -148,7 +148,7 @@ fn a_block_the_template_does_not_have_is_an_error_naming_its_blocks() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(format!(
-            "error: template {} defines blocks that nb2svc/Dockerfile does not have: serv; its blocks are base, code, dependencies, header, serve, user\n",
+            "error: template {} defines blocks that nb2svc/Dockerfile does not have: serv; its blocks are base, code, dependencies, header, serve, serving_code, user\n",
             overrides.join("Dockerfile").display()
         )));
 }
