@@ -520,7 +520,7 @@ const MAX_HELPER_DEPTH: usize = 3;
 
 /// Analyzes every cell in order, each inheriting what the ones before it leave.
 fn analyze_pass(
-    cells: &[ExtractedCell],
+    cells: &[Result<python::ParsedCell<'_>, python::SyntaxError>],
     parameters: &Arc<python::values::ParameterValues>,
 ) -> Vec<Result<ModuleFacts, python::SyntaxError>> {
     let mut inherited = python::Inherited {
@@ -530,7 +530,10 @@ fn analyze_pass(
     cells
         .iter()
         .map(|cell| {
-            let result = python::analyze_with(&cell.code, &inherited);
+            let result = match cell {
+                Ok(parsed) => python::analyze_parsed(parsed, &inherited),
+                Err(error) => Err(error.clone()),
+            };
             if let Ok(facts) = &result {
                 inherited = python::Inherited::after(facts, parameters);
             }
@@ -679,17 +682,26 @@ fn analyze_cells(
     warnings: &mut Vec<Warning>,
 ) -> Result<Analysis> {
     let mut parameters = Arc::new(python::values::ParameterValues::new());
-    let mut results = analyze_pass(cells, &parameters);
-    // More looks once the call sites are known, so a helper `def save(obj, path)` knows the
-    // paths it is called with; each look reaches one more level of helpers calling helpers.
-    for _ in 0..MAX_HELPER_DEPTH {
-        let called_with = parameter_values(&results);
-        if called_with == *parameters {
-            break;
+    let results = {
+        // Each cell is parsed once for all the looks below.
+        let parsed: Vec<_> = cells
+            .iter()
+            .map(|cell| python::ParsedCell::parse(&cell.code))
+            .collect();
+        let mut results = analyze_pass(&parsed, &parameters);
+        // More looks once the call sites are known, so a helper `def save(obj, path)` knows
+        // the paths it is called with; each look reaches one more level of helpers calling
+        // helpers.
+        for _ in 0..MAX_HELPER_DEPTH {
+            let called_with = parameter_values(&results);
+            if called_with == *parameters {
+                break;
+            }
+            parameters = Arc::new(called_with);
+            results = analyze_pass(&parsed, &parameters);
         }
-        parameters = Arc::new(called_with);
-        results = analyze_pass(cells, &parameters);
-    }
+        results
+    };
     let mut analysis = Analysis {
         facts: Vec::with_capacity(cells.len()),
         unparsed: Vec::new(),

@@ -291,10 +291,33 @@ pub fn analyze(source: &str) -> Result<ModuleFacts, SyntaxError> {
 /// Like [`analyze`], for a cell that follows others: `inherited` holds the import aliases and
 /// known values in force after the earlier cells ([`Inherited::after`] the previous cell).
 pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, SyntaxError> {
-    check_limits(source)?;
-    let parsed = parse_module(source).map_err(|err| syntax_error(source, &err))?;
+    analyze_parsed(&ParsedCell::parse(source)?, inherited)
+}
+
+/// A cell's source with its syntax tree, so that a cell analyzed more than once (the planner
+/// looks at every cell again once the call sites of its functions are known) is parsed once.
+pub struct ParsedCell<'s> {
+    source: &'s str,
+    parsed: ruff_python_parser::Parsed<ruff_python_ast::ModModule>,
+}
+
+impl<'s> ParsedCell<'s> {
+    /// Parses `source`; fails with the parser's first error when it is not valid Python 3.
+    pub fn parse(source: &'s str) -> Result<ParsedCell<'s>, SyntaxError> {
+        check_limits(source)?;
+        let parsed = parse_module(source).map_err(|err| syntax_error(source, &err))?;
+        Ok(ParsedCell { source, parsed })
+    }
+}
+
+/// [`analyze_with`] for a cell already parsed.
+pub fn analyze_parsed(
+    cell: &ParsedCell<'_>,
+    inherited: &Inherited,
+) -> Result<ModuleFacts, SyntaxError> {
+    let source = cell.source;
     let lines = LineIndex::new(source);
-    let body = &parsed.syntax().body;
+    let body = &cell.parsed.syntax().body;
     let names = scope::resolve(body);
     let (trains, fitted_names) = facts::trains(body);
     let mut found = paths::find(
