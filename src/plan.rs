@@ -531,7 +531,7 @@ fn analyze_pass(
         .iter()
         .map(|cell| {
             let result = match cell {
-                Ok(parsed) => python::analyze_parsed(parsed, &inherited),
+                Ok(parsed) => Ok(python::analyze_parsed(parsed, &inherited)),
                 Err(error) => Err(error.clone()),
             };
             if let Ok(facts) = &result {
