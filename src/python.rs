@@ -299,7 +299,8 @@ pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, 
 /// parsed and resolved once; only what depends on the earlier cells is redone.
 pub struct ParsedCell<'s> {
     source: &'s str,
-    parsed: ruff_python_parser::Parsed<ruff_python_ast::ModModule>,
+    /// The tree alone: the parser's tokens are dropped, they are as big again.
+    module: ruff_python_ast::ModModule,
     lines: LineIndex<'s>,
     names: scope::Names,
     imports: Vec<Import>,
@@ -316,9 +317,11 @@ impl<'s> ParsedCell<'s> {
     /// Parses `source`; fails with the parser's first error when it is not valid Python 3.
     pub fn parse(source: &'s str) -> Result<ParsedCell<'s>, SyntaxError> {
         check_limits(source)?;
-        let parsed = parse_module(source).map_err(|err| syntax_error(source, &err))?;
+        let module = parse_module(source)
+            .map_err(|err| syntax_error(source, &err))?
+            .into_syntax();
         let lines = LineIndex::new(source);
-        let body = &parsed.syntax().body;
+        let body = &module.body;
         let names = scope::resolve(body);
         let (trains, fitted_names) = facts::trains(body);
         Ok(ParsedCell {
@@ -330,7 +333,7 @@ impl<'s> ParsedCell<'s> {
             names,
             lines,
             source,
-            parsed,
+            module,
             units: std::cell::RefCell::new(None),
         })
     }
@@ -340,7 +343,7 @@ impl<'s> ParsedCell<'s> {
         match &*cached {
             Some((for_aliases, units)) if for_aliases == aliases => units.clone(),
             _ => {
-                let units = units::units(&self.parsed.syntax().body, &self.lines, aliases);
+                let units = units::units(&self.module.body, &self.lines, aliases);
                 *cached = Some((aliases.clone(), units.clone()));
                 units
             }
@@ -351,7 +354,7 @@ impl<'s> ParsedCell<'s> {
 /// [`analyze_with`] for a cell already parsed.
 pub fn analyze_parsed(cell: &ParsedCell<'_>, inherited: &Inherited) -> ModuleFacts {
     let (source, lines) = (cell.source, &cell.lines);
-    let body = &cell.parsed.syntax().body;
+    let body = &cell.module.body;
     let mut found = paths::find(
         body,
         source,
