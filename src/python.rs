@@ -310,8 +310,11 @@ pub struct ParsedCell<'s> {
     fitted_names: BTreeSet<String>,
     /// The statement units of the latest look and the aliases they were found with: the units
     /// depend on nothing else, so a look with the same aliases reuses them.
-    units: std::cell::RefCell<Option<(BTreeMap<String, String>, Vec<Unit>)>>,
+    units: std::cell::RefCell<Option<UnitsFor>>,
 }
+
+/// Statement units and the import aliases they were found with.
+type UnitsFor = (BTreeMap<String, String>, Vec<Unit>);
 
 impl<'s> ParsedCell<'s> {
     /// Parses `source`; fails with the parser's first error when it is not valid Python 3.
