@@ -69,12 +69,9 @@ pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<(
 fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
     let path = args.notebook.as_deref().context("no notebook given")?;
     let shown = path.display().to_string();
-    let notebook = {
-        // The bytes (outputs included) are dropped as soon as the cells are read.
-        let bytes = input::read_bounded(path, input::NOTEBOOK_LIMIT, "notebook")?;
-        notebook::parse(&bytes)
-            .with_context(|| format!("{shown} is not a notebook nb2svc can read"))?
-    };
+    // The bytes (outputs included) are unmapped as soon as the cells are read.
+    let notebook = input::with_notebook_bytes(path, notebook::parse)?
+        .with_context(|| format!("{shown} is not a notebook nb2svc can read"))?;
     notebook
         .check_python()
         .with_context(|| format!("{shown} cannot become a Python service"))?;

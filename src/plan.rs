@@ -522,25 +522,61 @@ fn loads_dotenv(cells: &[ExtractedCell], facts: &[ModuleFacts]) -> Option<Locati
 /// How many levels of helper functions calling helper functions pass their paths on.
 const MAX_HELPER_DEPTH: usize = 3;
 
+/// The cells as each analysis pass takes them.
+enum PassInput<'c> {
+    /// Parsed once for every pass.
+    Parsed(Vec<Result<python::ParsedCell<'c>, python::SyntaxError>>),
+    /// Parsed again by each pass, one cell at a time.
+    Sources(&'c [ExtractedCell]),
+}
+
+/// Most code the trees of every cell are kept for between passes. A heuristic bound on memory:
+/// the trees (with the names and units kept beside them) took 29 bytes per byte of code on
+/// make_big.py's benchmark notebook (3.5 MiB for 123 kB), so this keeps them under about
+/// 8 MiB; a notebook with more code is parsed again on each pass, slower but no bigger.
+const KEPT_TREES_CODE_BYTES: usize = 256 * 1024;
+
+impl<'c> PassInput<'c> {
+    fn new(cells: &'c [ExtractedCell]) -> PassInput<'c> {
+        let code: usize = cells.iter().map(|cell| cell.code.len()).sum();
+        if code > KEPT_TREES_CODE_BYTES {
+            return PassInput::Sources(cells);
+        }
+        PassInput::Parsed(
+            cells
+                .iter()
+                .map(|cell| python::ParsedCell::parse(&cell.code))
+                .collect(),
+        )
+    }
+}
+
 /// Analyzes every cell in order, each inheriting what the ones before it leave.
 fn analyze_pass(
-    cells: &[ExtractedCell],
+    cells: &PassInput<'_>,
     parameters: &Arc<python::values::ParameterValues>,
 ) -> Vec<Result<ModuleFacts, python::SyntaxError>> {
     let mut inherited = python::Inherited {
         parameters: Arc::clone(parameters),
         ..python::Inherited::default()
     };
-    cells
-        .iter()
-        .map(|cell| {
-            let result = python::analyze_with(&cell.code, &inherited);
-            if let Ok(facts) = &result {
-                inherited = python::Inherited::after(facts, parameters);
-            }
-            result
-        })
-        .collect()
+    let mut analyze = |parsed: Result<&python::ParsedCell<'_>, &python::SyntaxError>| {
+        let result = match parsed {
+            Ok(parsed) => Ok(python::analyze_parsed(parsed, &inherited)),
+            Err(error) => Err(error.clone()),
+        };
+        if let Ok(facts) = &result {
+            inherited = python::Inherited::after(facts, parameters);
+        }
+        result
+    };
+    match cells {
+        PassInput::Parsed(parsed) => parsed.iter().map(|cell| analyze(cell.as_ref())).collect(),
+        PassInput::Sources(cells) => cells
+            .iter()
+            .map(|cell| analyze(python::ParsedCell::parse(&cell.code).as_ref()))
+            .collect(),
+    }
 }
 
 /// What the notebook's functions are called with, from every call site of every cell.
@@ -683,17 +719,23 @@ fn analyze_cells(
     warnings: &mut Vec<Warning>,
 ) -> Result<Analysis> {
     let mut parameters = Arc::new(python::values::ParameterValues::new());
-    let mut results = analyze_pass(cells, &parameters);
-    // More looks once the call sites are known, so a helper `def save(obj, path)` knows the
-    // paths it is called with; each look reaches one more level of helpers calling helpers.
-    for _ in 0..MAX_HELPER_DEPTH {
-        let called_with = parameter_values(&results);
-        if called_with == *parameters {
-            break;
+    let results = {
+        // Each cell is parsed once for all the looks below, unless there is a lot of code.
+        let parsed = PassInput::new(cells);
+        let mut results = analyze_pass(&parsed, &parameters);
+        // More looks once the call sites are known, so a helper `def save(obj, path)` knows
+        // the paths it is called with; each look reaches one more level of helpers calling
+        // helpers.
+        for _ in 0..MAX_HELPER_DEPTH {
+            let called_with = parameter_values(&results);
+            if called_with == *parameters {
+                break;
+            }
+            parameters = Arc::new(called_with);
+            results = analyze_pass(&parsed, &parameters);
         }
-        parameters = Arc::new(called_with);
-        results = analyze_pass(cells, &parameters);
-    }
+        results
+    };
     let mut analysis = Analysis {
         facts: Vec::with_capacity(cells.len()),
         unparsed: Vec::new(),

@@ -290,42 +290,103 @@ pub fn analyze(source: &str) -> Result<ModuleFacts, SyntaxError> {
 /// Like [`analyze`], for a cell that follows others: `inherited` holds the import aliases and
 /// known values in force after the earlier cells ([`Inherited::after`] the previous cell).
 pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, SyntaxError> {
-    check_limits(source)?;
-    let parsed = parse_module(source).map_err(|err| syntax_error(source, &err))?;
-    let lines = LineIndex::new(source);
-    let body = &parsed.syntax().body;
-    let names = scope::resolve(body);
-    let (trains, fitted_names) = facts::trains(body);
+    Ok(analyze_parsed(&ParsedCell::parse(source)?, inherited))
+}
+
+/// A cell parsed, with what its text alone decides, so that a cell analyzed more than once
+/// (the planner looks at every cell again once the call sites of its functions are known) is
+/// parsed and resolved once; only what depends on the earlier cells is redone.
+pub struct ParsedCell<'s> {
+    source: &'s str,
+    /// The tree alone: the parser's tokens are dropped, they are as big again.
+    module: ruff_python_ast::ModModule,
+    lines: LineIndex<'s>,
+    names: scope::Names,
+    imports: Vec<Import>,
+    functions: Vec<Function>,
+    main_guards: Vec<(usize, usize)>,
+    trains: bool,
+    fitted_names: BTreeSet<String>,
+    /// The statement units of the latest look and the aliases they were found with: the units
+    /// depend on nothing else, so a look with the same aliases reuses them.
+    units: std::cell::RefCell<Option<UnitsFor>>,
+}
+
+/// Statement units and the import aliases they were found with.
+type UnitsFor = (BTreeMap<String, String>, Vec<Unit>);
+
+impl<'s> ParsedCell<'s> {
+    /// Parses `source`; fails with the parser's first error when it is not valid Python 3.
+    pub fn parse(source: &'s str) -> Result<ParsedCell<'s>, SyntaxError> {
+        check_limits(source)?;
+        let module = parse_module(source)
+            .map_err(|err| syntax_error(source, &err))?
+            .into_syntax();
+        let lines = LineIndex::new(source);
+        let body = &module.body;
+        let names = scope::resolve(body);
+        let (trains, fitted_names) = facts::trains(body);
+        Ok(ParsedCell {
+            imports: facts::imports(body, &lines),
+            functions: facts::functions(body, source, &lines, &names.function_globals),
+            main_guards: facts::main_guards(body),
+            trains,
+            fitted_names,
+            names,
+            lines,
+            source,
+            module,
+            units: std::cell::RefCell::new(None),
+        })
+    }
+
+    fn units(&self, aliases: &BTreeMap<String, String>) -> Vec<Unit> {
+        let mut cached = self.units.borrow_mut();
+        match &*cached {
+            Some((for_aliases, units)) if for_aliases == aliases => units.clone(),
+            _ => {
+                let units = units::units(&self.module.body, &self.lines, aliases);
+                *cached = Some((aliases.clone(), units.clone()));
+                units
+            }
+        }
+    }
+}
+
+/// [`analyze_with`] for a cell already parsed.
+pub fn analyze_parsed(cell: &ParsedCell<'_>, inherited: &Inherited) -> ModuleFacts {
+    let (source, lines) = (cell.source, &cell.lines);
+    let body = &cell.module.body;
     let mut found = paths::find(
         body,
         source,
-        &lines,
+        lines,
         &inherited.aliases,
         &inherited.bindings,
         &inherited.parameters,
     );
     units::add_plain_imports(body, &mut found.aliases);
     // The aliases after the cell: a cell imports at its top what its statements use.
-    let units = units::units(body, &lines, &found.aliases);
-    let preprocessing = preprocessing::find(body, source, &lines, &found.aliases, &inherited.held);
-    Ok(ModuleFacts {
-        imports: facts::imports(body, &lines),
-        functions: facts::functions(body, source, &lines, &names.function_globals),
+    let units = cell.units(&found.aliases);
+    let preprocessing = preprocessing::find(body, source, lines, &found.aliases, &inherited.held);
+    ModuleFacts {
+        imports: cell.imports.clone(),
+        functions: cell.functions.clone(),
         path_calls: found.calls,
         aliases: found.aliases,
         bindings: found.bindings,
         settings: found.settings,
         call_sites: found.call_sites,
-        main_guards: facts::main_guards(body),
-        bound_names: names.bound,
-        loaded_names: names.loaded,
-        trains,
-        fitted_names,
+        main_guards: cell.main_guards.clone(),
+        bound_names: cell.names.bound.clone(),
+        loaded_names: cell.names.loaded.clone(),
+        trains: cell.trains,
+        fitted_names: cell.fitted_names.clone(),
         units,
         preprocessing: preprocessing.steps,
         opaque_fits: preprocessing.opaque_fits,
         held: preprocessing.held,
-    })
+    }
 }
 
 /// Whether `name` appears in `text` as a whole identifier (not inside a longer one). For text

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use tera::Tera;
@@ -200,57 +201,118 @@ pub struct OutputFile {
 /// The templates to render with: the built-in ones, each replaced by a same-named file in
 /// `overrides` when one is given.
 pub struct Templates {
-    tera: Tera,
+    /// The overrides, parsed when loaded so that a mistake in one is reported before any work
+    /// (with the built-ins as `nb2svc/NAME`, which an override may extend).
+    overrides: Tera,
     /// (template name, output path, text) of the files written verbatim.
     verbatim: Vec<(&'static str, &'static str, String)>,
 }
 
-/// Loads the templates, taking each from `overrides` when that folder has a file of its name.
-pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
-    if let Some(dir) = overrides {
-        anyhow::ensure!(
-            dir.is_dir(),
-            "templates folder {} does not exist",
-            dir.display()
-        );
-        check_override_names(dir)?;
-    }
+/// Each built-in template parsed on its first use, once per process: a run renders only the
+/// ones its service needs (no `env.example` without credentials), and a process converting
+/// several notebooks (the devcontainer commands, the tests) parses them once.
+static BUILTIN_PARSED: [OnceLock<Tera>; BUILTIN_TEMPLATES.len()] =
+    [const { OnceLock::new() }; BUILTIN_TEMPLATES.len()];
+
+/// A Tera with nb2svc's filters and no HTML escaping.
+fn empty_tera() -> Tera {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![]);
     escape::register(&mut tera);
-    let mut sources = Vec::new();
-    let mut verbatim = Vec::new();
-    for (name, builtin) in BUILTIN_TEMPLATES {
-        let text = match overrides.map(|dir| dir.join(name)) {
-            Some(path) if path.exists() => {
-                let bytes =
-                    crate::input::read_bounded(&path, crate::input::TEXT_LIMIT, "template")?;
-                String::from_utf8(bytes)
-                    .with_context(|| format!("template {} is not UTF-8 text", path.display()))?
-            }
-            _ => builtin.to_string(),
+    tera
+}
+
+/// The built-in template `name`, parsed.
+fn builtin(name: &str) -> Result<&'static Tera> {
+    let index = BUILTIN_TEMPLATES
+        .iter()
+        .position(|(builtin, _)| *builtin == name)
+        .with_context(|| format!("no built-in template `{name}`"))?;
+    if let Some(tera) = BUILTIN_PARSED[index].get() {
+        return Ok(tera);
+    }
+    let mut tera = empty_tera();
+    tera.add_raw_template(name, BUILTIN_TEMPLATES[index].1)
+        .with_context(|| format!("parsing the built-in template `{name}`"))?;
+    Ok(BUILTIN_PARSED[index].get_or_init(|| tera))
+}
+
+impl Templates {
+    /// Renders the template `name`: the override of that name, else the built-in one.
+    fn render(&self, name: &str, context: &tera::Context) -> Result<String> {
+        let tera = if self.overrides.get_template_names().any(|n| n == name) {
+            &self.overrides
+        } else {
+            builtin(name)?
         };
-        match VERBATIM.iter().find(|(template, _)| template == name) {
-            Some((_, output)) => verbatim.push((*name, *output, text)),
-            None => {
-                // With overrides, each built-in is also `nb2svc/NAME`, so that an override can
-                // extend it and replace some of its blocks; without, nothing can extend it.
-                if overrides.is_some() {
-                    sources.push((
-                        format!("{}{name}", contract::BUILTIN_PREFIX),
-                        builtin.to_string(),
-                    ));
+        tera.render(name, context)
+            .with_context(|| format!("rendering template `{name}`"))
+    }
+}
+
+/// Loads the templates, taking each from `overrides` when that folder has a file of its name.
+/// Only the overrides are parsed here; the built-in templates are parsed when first rendered.
+pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
+    let mut verbatim: Vec<(&'static str, &'static str, String)> = VERBATIM
+        .iter()
+        .map(|(name, output)| (*name, *output, builtin_text(name).to_string()))
+        .collect();
+    let mut tera = empty_tera();
+    let Some(dir) = overrides else {
+        return Ok(Templates {
+            overrides: tera,
+            verbatim,
+        });
+    };
+    anyhow::ensure!(
+        dir.is_dir(),
+        "templates folder {} does not exist",
+        dir.display()
+    );
+    check_override_names(dir)?;
+    let mut sources = Vec::new();
+    for (name, builtin) in BUILTIN_TEMPLATES {
+        let path = dir.join(name);
+        let is_verbatim = VERBATIM.iter().any(|(template, _)| template == name);
+        // Each built-in is also `nb2svc/NAME`, so that an override can extend it and replace
+        // some of its blocks.
+        if !is_verbatim {
+            sources.push((
+                format!("{}{name}", contract::BUILTIN_PREFIX),
+                builtin.to_string(),
+            ));
+        }
+        if !path.exists() {
+            continue;
+        }
+        let bytes = crate::input::read_bounded(&path, crate::input::TEXT_LIMIT, "template")?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("template {} is not UTF-8 text", path.display()))?;
+        if is_verbatim {
+            for (template, _, kept) in verbatim.iter_mut() {
+                if template == name {
+                    *kept = text.clone();
                 }
-                sources.push((name.to_string(), text));
             }
+        } else {
+            sources.push((name.to_string(), text));
         }
     }
     tera.add_raw_templates(sources)
         .context("parsing the templates")?;
-    if let Some(dir) = overrides {
-        check_override_blocks(&tera, dir)?;
-    }
-    Ok(Templates { tera, verbatim })
+    check_override_blocks(&tera, dir)?;
+    Ok(Templates {
+        overrides: tera,
+        verbatim,
+    })
+}
+
+/// The text of the built-in template `name` (one of [`BUILTIN_TEMPLATES`]).
+fn builtin_text(name: &str) -> &'static str {
+    BUILTIN_TEMPLATES
+        .iter()
+        .find(|(builtin, _)| *builtin == name)
+        .map_or("", |(_, text)| text)
 }
 
 /// Renders every file of the service.
@@ -260,10 +322,7 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
         .context("preparing the template context")?;
     let mut files = Vec::new();
     for (template, path) in OUTPUTS {
-        let text = templates
-            .tera
-            .render(template, &context)
-            .with_context(|| format!("rendering template `{template}`"))?;
+        let text = templates.render(template, &context)?;
         files.push(OutputFile {
             path: path.to_string(),
             content: Content::Text(text),
@@ -271,10 +330,7 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
     }
     // Only a service with credentials or a `.env` of the notebook's has variables to list.
     if view_needs_env_example(plan) {
-        let text = templates
-            .tera
-            .render("env.example", &context)
-            .context("rendering template `env.example`")?;
+        let text = templates.render("env.example", &context)?;
         files.push(OutputFile {
             path: ENV_EXAMPLE.to_string(),
             content: Content::Text(text),

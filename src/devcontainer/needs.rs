@@ -81,8 +81,7 @@ pub fn collect(
     let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for path in notebooks {
         let name = shown(path);
-        let bytes = crate::input::read_bounded(path, crate::input::NOTEBOOK_LIMIT, "notebook")?;
-        let notebook = notebook::parse(&bytes)
+        let notebook = crate::input::with_notebook_bytes(path, notebook::parse)?
             .with_context(|| format!("{name} is not a notebook nb2svc can read"))?;
         notebook
             .check_python()

@@ -448,3 +448,29 @@ fn a_served_function_has_no_model_routes_to_describe() {
     let plan = plan_for(&cells, &MemoryFolder::default(), &options()).unwrap();
     assert!(plan.preprocessing.is_empty() && plan.replay_warnings.is_empty());
 }
+
+#[test]
+fn cells_parsed_once_or_on_every_pass_give_the_same_facts() {
+    let cells = extract(&notebook(&[
+        "import joblib as jl\nfrom sklearn.linear_model import LinearRegression",
+        "def save(obj, path):\n    jl.dump(obj, path)",
+        "model = LinearRegression().fit([[1]], [1])\nsave(model, 'model.pkl')",
+        "def broken(:\n    pass",
+        "loaded = jl.load('model.pkl')",
+    ]))
+    .unwrap()
+    .cells;
+    let parameters = Arc::new(parameter_values(&analyze_pass(
+        &PassInput::Sources(&cells),
+        &Arc::default(),
+    )));
+    assert!(parameters.contains_key("save"), "{parameters:?}");
+    let parsed_once = PassInput::new(&cells);
+    assert!(matches!(parsed_once, PassInput::Parsed(_)));
+    for pass_parameters in [Arc::default(), parameters] {
+        assert_eq!(
+            analyze_pass(&parsed_once, &pass_parameters),
+            analyze_pass(&PassInput::Sources(&cells), &pass_parameters)
+        );
+    }
+}
