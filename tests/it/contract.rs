@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 
-use crate::support::{files_under, nb2svc, root};
+use crate::support::{files_under, generate_into, nb2svc, output_text, root};
 
 /// Every notebook the tests know as a project: the fixture cases, the deploy fixtures and the
 /// penguins example, each with its root and requirements.
@@ -43,19 +43,13 @@ fn generate(
     out: &Path,
     extra: &[&str],
 ) {
-    let mut command = nb2svc();
-    command
-        .arg(notebook)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .arg("--root")
-        .arg(project)
-        .args(extra);
-    if let Some(requirements) = requirements {
-        command.arg("--requirements").arg(requirements);
-    }
-    command.assert().success();
+    let project = project.to_str().expect("a UTF-8 project path");
+    let args: Vec<&str> = ["--root", project]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let output = generate_into(out, notebook, requirements, &args);
+    assert!(output.status.success(), "{}", output_text(&output));
 }
 
 #[test]

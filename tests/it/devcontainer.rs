@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use predicates::prelude::*;
 
 use crate::support::{
-    free_port, hadolint_findings, http, nb2svc, output_text, root, wait_for, works,
+    free_port, hadolint_findings, http, nb2svc, notebook_json, output_text, root, wait_for, works,
 };
 
 /// The stand-in Jupyter image: JupyterLab on the stand-in Python, with the tfx image's launcher.
@@ -29,26 +29,12 @@ const STANDIN_LAUNCHER: &str = "#!/bin/sh
 exec jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --allow-root \"$@\"
 ";
 
-/// A notebook whose code cells are `cells`.
-fn notebook(cells: &[&str]) -> String {
-    let cells: Vec<serde_json::Value> = cells
-        .iter()
-        .map(|source| {
-            serde_json::json!({"cell_type": "code", "metadata": {}, "outputs": [],
-                               "execution_count": null, "source": source})
-        })
-        .collect();
-    serde_json::json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-                       "metadata": {"kernelspec": {"name": "python3", "language": "python"}}})
-    .to_string()
-}
-
 /// A work folder with `uses_tabulate.ipynb` (imports tabulate, json and a sibling module).
 fn work_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join("uses_tabulate.ipynb"),
-        notebook(&[
+        notebook_json(&[
             "import json\nimport helpers\nfrom tabulate import tabulate",
             "print(tabulate([[helpers.NAME, 1]], headers=['name', 'n']))",
         ]),
@@ -308,7 +294,7 @@ fn the_tfx_example_is_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join("nb.ipynb"),
-        notebook(&["import tensorflow_data_validation"]),
+        notebook_json(&["import tensorflow_data_validation"]),
     )
     .unwrap();
     nb2svc()
@@ -493,7 +479,7 @@ fn dev_container_serves_jupyter_with_a_token_and_adds_what_the_image_lacks() {
     // First the helper module alone: nothing is missing, compose uses the image as it is.
     let plain = work.path().join("plain");
     fs::create_dir(&plain).unwrap();
-    fs::write(plain.join("plain.ipynb"), notebook(&["import json"])).unwrap();
+    fs::write(plain.join("plain.ipynb"), notebook_json(&["import json"])).unwrap();
     let report = generate(&plain);
     assert!(report.contains("the image lacks nothing"), "{report}");
     assert!(!work.path().join("Dockerfile").exists());

@@ -6,11 +6,29 @@
 //! Tera's `[object]`, the sign of a structure pasted into a template.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::{
     generate_into, generated_inputs, output_text, tool_or_skip, venv_or_skip, works,
 };
+
+/// Generates every input of [`generated_inputs`] into a folder of its own under `all`: the
+/// notebook and the folder of each service generated. A refused input is left out: corpus.rs
+/// checks its error.
+fn generate_all(all: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut generated = Vec::new();
+    for (index, (notebook, requirements, extra)) in generated_inputs().into_iter().enumerate() {
+        let out = all.join(format!("{index:03}"));
+        if generate_into(&out, &notebook, requirements.as_deref(), &extra)
+            .status
+            .success()
+        {
+            generated.push((notebook, out));
+        }
+    }
+    generated
+}
 
 #[test]
 fn every_generated_service_passes_ruff_check_and_format() {
@@ -21,14 +39,7 @@ fn every_generated_service_passes_ruff_check_and_format() {
     let all = tempfile::tempdir().unwrap();
     let mut checked = 0;
     let mut failures = Vec::new();
-    for (index, (notebook, requirements, extra)) in generated_inputs().iter().enumerate() {
-        let out = all.path().join(format!("{index:03}"));
-        if !generate_into(&out, notebook, requirements.as_deref(), extra)
-            .status
-            .success()
-        {
-            continue; // refused on purpose: corpus.rs checks the error
-        }
+    for (notebook, out) in generate_all(all.path()) {
         // A template handed a structure instead of text prints Tera's `[object]`.
         for file in crate::support::files_under(&out) {
             let text = fs::read_to_string(out.join(&file)).unwrap_or_default();
@@ -98,14 +109,7 @@ fn every_generated_app_main_imports_with_the_serving_libraries_alone() {
     let all = tempfile::tempdir().unwrap();
     let mut imported = 0;
     let mut failures = Vec::new();
-    for (index, (notebook, requirements, extra)) in generated_inputs().iter().enumerate() {
-        let out = all.path().join(format!("{index:03}"));
-        if !generate_into(&out, notebook, requirements.as_deref(), extra)
-            .status
-            .success()
-        {
-            continue; // refused on purpose: corpus.rs checks the error
-        }
+    for (notebook, out) in generate_all(all.path()) {
         let run = Command::new(&python)
             .args([
                 "-c",

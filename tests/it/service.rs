@@ -7,7 +7,9 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::{generate_into, http, root, start_uvicorn, venv_or_skip, wait_for};
+use crate::support::{
+    generate_into, http, root, start_uvicorn, venv_or_skip, wait_for, write_notebook,
+};
 
 /// Generates the service for `notebook` into a temporary folder.
 fn generate(notebook: &Path, requirements: Option<&Path>, extra: &[&str]) -> tempfile::TempDir {
@@ -518,14 +520,7 @@ fn a_credential_comes_from_the_environment_at_start() {
         "import math\nAPI_KEY = 'a8f5f167f44f4964e6c998dee827110c'\n",
         "def predict(x: float) -> dict:\n    # nb2svc: endpoint\n    return {'y': math.floor(x), 'key_length': len(API_KEY)}\n",
     ];
-    let cells: Vec<Value> = cells
-        .iter()
-        .map(|source| json!({"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": null}))
-        .collect();
-    let notebook = dir.path().join("keyed.ipynb");
-    let json = json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
-    fs::write(&notebook, json.to_string()).unwrap();
+    let notebook = write_notebook(dir.path().join("keyed.ipynb"), &cells);
     let out = generate(&notebook, None, &[]);
     let Some(python_bin) = venv_or_skip(
         "a_credential_comes_from_the_environment_at_start",

@@ -249,6 +249,26 @@ pub fn generate_into(
     command.output().expect("nb2svc runs")
 }
 
+/// The text of a Python notebook (nbformat 4.5) whose code cells have these sources.
+pub fn notebook_json(cells: &[&str]) -> String {
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .map(|source| {
+            serde_json::json!({"cell_type": "code", "metadata": {}, "source": source,
+                "outputs": [], "execution_count": null})
+        })
+        .collect();
+    serde_json::json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}})
+    .to_string()
+}
+
+/// Writes a notebook of these code cells at `path`, and returns the path.
+pub fn write_notebook(path: PathBuf, cells: &[&str]) -> PathBuf {
+    std::fs::write(&path, notebook_json(cells)).unwrap();
+    path
+}
+
 /// stdout and stderr of a finished command, in that order.
 pub fn output_text(output: &std::process::Output) -> String {
     format!(

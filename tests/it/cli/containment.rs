@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 
-use crate::support::nb2svc;
+use crate::support::{nb2svc, write_notebook};
 
 /// A project folder (a git work tree) inside a temporary folder, with a file outside it.
 struct Project {
@@ -43,18 +43,7 @@ impl Project {
 
     /// Writes a notebook with these code cells at the top of the project.
     fn notebook(&self, cells: &[&str]) -> PathBuf {
-        let cells: Vec<_> = cells
-            .iter()
-            .map(|source| {
-                serde_json::json!({"cell_type": "code", "metadata": {}, "source": source,
-                    "outputs": [], "execution_count": null})
-            })
-            .collect();
-        let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-            "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
-        let path = self.root().join("nb.ipynb");
-        fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
-        path
+        write_notebook(self.root().join("nb.ipynb"), cells)
     }
 
     /// An output folder holding one file of the user's.

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::{files_under, nb2svc, output_text, python, works};
+use crate::support::{files_under, nb2svc, output_text, python, works, write_notebook};
 
 /// The literals the notebook below holds; none may leave it.
 const LITERALS: &[&str] = &[
@@ -24,18 +24,7 @@ const LITERALS: &[&str] = &[
 /// `dir`, and returns its path.
 fn notebook(dir: &Path, name: &str, cells: &[&str]) -> std::path::PathBuf {
     fs::create_dir_all(dir.join(".git")).unwrap();
-    let cells: Vec<serde_json::Value> = cells
-        .iter()
-        .map(|source| {
-            serde_json::json!({"cell_type": "code", "metadata": {}, "source": source,
-                "outputs": [], "execution_count": null})
-        })
-        .collect();
-    let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
-    let path = dir.join(name);
-    fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
-    path
+    write_notebook(dir.join(name), cells)
 }
 
 /// A project (a git work tree) whose notebook writes credentials in every form nb2svc knows:

@@ -7,22 +7,11 @@ use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 
-use crate::support::nb2svc;
+use crate::support::{nb2svc, write_notebook};
 
 /// Writes a notebook with these code cells into `dir`.
 fn notebook(dir: &Path, name: &str, cells: &[&str]) -> PathBuf {
-    let cells: Vec<_> = cells
-        .iter()
-        .map(|source| {
-            serde_json::json!({"cell_type": "code", "metadata": {}, "source": source,
-                "outputs": [], "execution_count": null})
-        })
-        .collect();
-    let json = serde_json::json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "language": "python"}}});
-    let path = dir.join(name);
-    fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
-    path
+    write_notebook(dir.join(name), cells)
 }
 
 /// An output folder holding one file of the user's, to check it is left as it was.
