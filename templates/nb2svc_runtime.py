@@ -928,7 +928,12 @@ class StartupGate:
         self.app, self.state, self.seconds = app, state, seconds
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path") not in ("/health", "/ready"):
+        # Once setup has ended this is one flag test per request.
+        if (
+            not self.state.done.is_set()
+            and scope["type"] == "http"
+            and scope.get("path") not in ("/health", "/ready")
+        ):
             await self.state.settled(self.seconds)
         await self.app(scope, receive, send)
 
