@@ -35,6 +35,13 @@ fn escaped(ch: char) -> Option<String> {
 /// of every comment context (Python, Dockerfile, YAML, requirements.txt) and of plain text
 /// files, where a newline would start a line the user wrote.
 pub fn one_line(text: &str) -> String {
+    // Most text is printable ASCII, which has nothing to escape.
+    if text
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
         match escaped(ch) {

@@ -587,6 +587,8 @@ fn parameter_values(
     let params: BTreeMap<String, Vec<String>> = facts
         .clone()
         .flat_map(|f| f.functions.iter())
+        // A function whose body reads no argument's value needs no second look.
+        .filter(|function| function.reads_arguments)
         .map(|function| {
             let positional = function
                 .params

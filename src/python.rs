@@ -179,6 +179,10 @@ pub struct Function {
     /// locals, also through nested functions and comprehensions), builtins excluded unless the
     /// cell binds them at module level.
     pub globals_used: BTreeSet<String>,
+    /// Its body has an expression whose analysis reads a value (a call or a subscript): only
+    /// then do the values its call sites pass matter to the analysis.
+    #[serde(skip)]
+    pub reads_arguments: bool,
 }
 
 /// One parameter of a [`Function`].
@@ -302,6 +306,8 @@ pub struct ParsedCell<'s> {
     module: ruff_python_ast::ModModule,
     lines: LineIndex<'s>,
     names: scope::Names,
+    /// Each top-level statement's own names, for its unit.
+    statement_names: Vec<scope::Names>,
     imports: Vec<Import>,
     functions: Vec<Function>,
     main_guards: Vec<(usize, usize)>,
@@ -330,6 +336,7 @@ impl<'s> ParsedCell<'s> {
             imports: facts::imports(body, &lines),
             functions: facts::functions(body, source, &lines, &names.function_globals),
             main_guards: facts::main_guards(body),
+            statement_names: units::statement_names(body),
             trains,
             fitted_names,
             names,
@@ -345,7 +352,12 @@ impl<'s> ParsedCell<'s> {
         match &*cached {
             Some((for_aliases, units)) if for_aliases == aliases => units.clone(),
             _ => {
-                let units = units::units(&self.module.body, &self.lines, aliases);
+                let units = units::units(
+                    &self.module.body,
+                    &self.lines,
+                    aliases,
+                    &self.statement_names,
+                );
                 *cached = Some((aliases.clone(), units.clone()));
                 units
             }

@@ -310,7 +310,6 @@ fn replacement(variable: &str, replaced: &str, after: &str, action: Action) -> S
 /// A quick look before parsing: most cells mention nothing a credential needs.
 fn may_hold_credentials(source: &str) -> bool {
     const HINTS: &[&str] = &[
-        "pass",
         "secret",
         "token",
         "key",
@@ -331,7 +330,22 @@ fn may_hold_credentials(source: &str) -> bool {
         "-----begin",
     ];
     let lower = source.to_ascii_lowercase();
-    HINTS.iter().any(|hint| lower.contains(hint))
+    HINTS.iter().any(|hint| lower.contains(hint)) || mentions_pass(source, &lower)
+}
+
+/// Whether `source` (`lower` is it in lower case) has `pass`, in any case, anywhere but as the
+/// statement `pass` (the keyword at the start of a line): `password`, `db_pass`, `PASS = ...`
+/// and `"pass":` hint at a credential; the statement, which also stands in for every magic
+/// nb2svc takes out of a cell, does not.
+fn mentions_pass(source: &str, lower: &str) -> bool {
+    let is_identifier = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    lower.match_indices("pass").any(|(at, _)| {
+        let line_start = lower[..at].rfind('\n').map_or(0, |newline| newline + 1);
+        let statement = &source[at..at + 4] == "pass"
+            && lower[line_start..at].trim().is_empty()
+            && !lower[at + 4..].starts_with(is_identifier);
+        !statement
+    })
 }
 
 struct Finder<'src> {
@@ -882,6 +896,25 @@ mod tests {
             redact(source, &mut Names::default()).unwrap().is_none(),
             "{source:?} was taken for a credential"
         );
+    }
+
+    #[test]
+    fn the_pass_statement_is_no_hint_of_a_credential_but_a_pass_word_is() {
+        // The statement, on its own or standing in for a magic, needs no parse.
+        assert!(!may_hold_credentials("pass"));
+        assert!(!may_hold_credentials(
+            "x = 1\npass  # nb2svc: dropped\nif x:\n    pass\n"
+        ));
+        for source in [
+            "db_pass = 'hunter22'",
+            "PASSWORD = 'hunter22'",
+            "PASS = 'hunter22'",
+            "config = {\"pass\": \"hunter22\"}",
+            "x = 1; pass_phrase = 'a'",
+            "passwd = 'a'",
+        ] {
+            assert!(may_hold_credentials(source), "{source:?}");
+        }
     }
 
     #[test]

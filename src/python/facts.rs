@@ -152,7 +152,33 @@ fn function(
             .map(|returns| text(source, returns.range()).to_string()),
         docstring: docstring(&def.body),
         globals_used: globals.get(&name_start).cloned().unwrap_or_default(),
+        reads_arguments: reads_arguments(&def.body),
     }
+}
+
+/// Whether a body has a call or a subscript, the only expressions whose analysis reads the
+/// value a name holds (a path, a setting's name, a helper's argument); the values the function
+/// is called with change nothing in a body without either.
+fn reads_arguments(body: &[Stmt]) -> bool {
+    #[derive(Default)]
+    struct Finder {
+        found: bool,
+    }
+    impl<'a> Visitor<'a> for Finder {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if self.found {
+                return;
+            }
+            if matches!(expr, Expr::Call(_) | Expr::Subscript(_)) {
+                self.found = true;
+                return;
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut finder = Finder::default();
+    finder.visit_body(body);
+    finder.found
 }
 
 fn param_of(param: &Parameter, kind: ParamKind, source: &str) -> Param {
@@ -310,6 +336,29 @@ pub(crate) fn main_guards(body: &[Stmt]) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use crate::python::{analyze, Param, ParamKind};
+
+    #[test]
+    fn a_function_reads_its_arguments_only_through_a_call_or_a_subscript() {
+        let source = "def arithmetic(a, b=2):\n    return a * b + 1\n\
+                      def saves(model, path):\n    joblib.dump(model, path)\n\
+                      def setting(name):\n    return os.environ[name]\n\
+                      def nested(path):\n    def inner():\n        return open(path)\n    return inner\n";
+        let facts = analyze(source).unwrap();
+        let reads: Vec<(&str, bool)> = facts
+            .functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.reads_arguments))
+            .collect();
+        assert_eq!(
+            reads,
+            [
+                ("arithmetic", false),
+                ("saves", true),
+                ("setting", true),
+                ("nested", true)
+            ]
+        );
+    }
 
     #[test]
     fn collects_imports_anywhere_in_order() {

@@ -13,7 +13,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ExprCall, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
-use super::rules::{keras_or_other, matches, Object, Rule, DEFAULT_ALIASES};
+use super::rules::{keras_or_other, Object, Rule, DEFAULT_ALIASES};
 use super::rules::{METHOD_RULES, MODULE_RULES};
 use super::values::{Bindings, CallSite, Evaluator, ParameterValues, SettingRead, Value};
 use super::{text, LineIndex, PathAccess, PathCall};
@@ -149,10 +149,7 @@ impl Context<'_> {
     /// The rule for a call: a module function first, else a method by its name.
     fn rule_for(&self, call: &ExprCall) -> Option<&'static Rule> {
         if let Some(canonical) = self.canonical(&call.func) {
-            if let Some(rule) = MODULE_RULES
-                .iter()
-                .find(|rule| matches(rule.name, &canonical))
-            {
+            if let Some(rule) = MODULE_RULES.iter().find(|rule| rule.matches(&canonical)) {
                 return Some(rule);
             }
         }
@@ -504,9 +501,7 @@ impl<'a> Visitor<'a> for FileUses<'_, '_> {
         }
         if let Expr::Call(call) = expr {
             let canonical = self.context.canonical(&call.func).unwrap_or_default();
-            let rule = MODULE_RULES
-                .iter()
-                .find(|rule| matches(rule.name, &canonical));
+            let rule = MODULE_RULES.iter().find(|rule| rule.matches(&canonical));
             if let Some(rule) = rule {
                 let argument = argument(call, rule.path_index, rule.path_keywords);
                 if matches!(argument, Some(Expr::Name(name)) if name.id.as_str() == self.file) {

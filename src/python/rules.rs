@@ -20,6 +20,33 @@ pub(crate) struct Rule {
     pub(crate) path_keywords: &'static [&'static str],
     /// Where the written object is, for `Save` and `Write`.
     pub(crate) object: Object,
+    /// `name` has a `*` component.
+    wildcard: bool,
+}
+
+impl Rule {
+    /// Whether the dotted callee `name` is this rule's: every call of every cell is tried
+    /// against each rule, and all but two are one comparison.
+    pub(crate) fn matches(&self, name: &str) -> bool {
+        if self.wildcard {
+            matches(self.name, name)
+        } else {
+            self.name == name
+        }
+    }
+}
+
+/// Whether `name` has a `*`, at compile time.
+const fn has_wildcard(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'*' {
+            return true;
+        }
+        at += 1;
+    }
+    false
 }
 
 /// Where a save call finds the object it writes.
@@ -47,6 +74,7 @@ const fn rule(
         path_index: path.0,
         path_keywords: path.1,
         object,
+        wildcard: has_wildcard(name),
     }
 }
 

@@ -93,13 +93,24 @@ const EXPORT_PREFIX: &str = "to_";
 
 /// The units of a module body, one per statement, in order. `aliases` are the import aliases
 /// in force in the cell (earlier cells' included, see [`add_plain_imports`]).
+/// `names` are each statement's own ([`statement_names`]), which depend on nothing else.
 pub(crate) fn units(
     body: &[Stmt],
     lines: &LineIndex,
     aliases: &BTreeMap<String, String>,
+    names: &[scope::Names],
 ) -> Vec<Unit> {
+    body.iter()
+        .zip(names)
+        .map(|(stmt, names)| unit(stmt, lines, aliases, names))
+        .collect()
+}
+
+/// The module-level names of each statement of `body` on its own, in order: the part of its
+/// unit that the aliases do not change, found once however often the units are.
+pub(crate) fn statement_names(body: &[Stmt]) -> Vec<scope::Names> {
     (0..body.len())
-        .map(|index| unit(&body[index..=index], lines, aliases))
+        .map(|index| scope::resolve(&body[index..=index]))
         .collect()
 }
 
@@ -118,10 +129,13 @@ pub(crate) fn add_plain_imports(body: &[Stmt], aliases: &mut BTreeMap<String, St
     }
 }
 
-fn unit(statement: &[Stmt], lines: &LineIndex, aliases: &BTreeMap<String, String>) -> Unit {
-    let stmt = &statement[0];
+fn unit(
+    stmt: &Stmt,
+    lines: &LineIndex,
+    aliases: &BTreeMap<String, String>,
+    names: &scope::Names,
+) -> Unit {
     let range = stmt.range();
-    let names = scope::resolve(statement);
     let mut walker = Walker {
         aliases,
         function_depth: 0,
@@ -153,9 +167,9 @@ fn unit(statement: &[Stmt], lines: &LineIndex, aliases: &BTreeMap<String, String
         end: range.end().to_usize(),
         first_line: lines.line(range.start()),
         last_line: lines.line(TextSize::try_from(last).unwrap_or(range.end())),
-        bound: names.bound,
-        loaded: names.loaded,
-        builtins_read: names.builtins,
+        bound: names.bound.clone(),
+        loaded: names.loaded.clone(),
+        builtins_read: names.builtins.clone(),
         mutated: walker.mutated,
         calls: walker.calls,
         effect: walker.effect,
