@@ -21,7 +21,8 @@ use serde::Serialize;
 
 use crate::diagnostics::line_column;
 use crate::diagnostics::{CellRef, Location, Warning};
-use crate::notebook::{CellKind, Notebook};
+use crate::notebook::{Cell, CellKind, Notebook};
+use crate::parallel;
 use crate::requirements::parse_install;
 
 /// What a person can say about a cell, by tag or by a first-line comment `# nb2svc: WORD`.
@@ -166,51 +167,79 @@ const BODY_CELL_MAGICS: &[&str] = &["time", "timeit", "capture", "prun"];
 
 /// Turns every code cell of `notebook` into plain Python, collecting what was moved or dropped.
 pub fn extract(notebook: &Notebook) -> Result<Extraction> {
+    let cells: Vec<&Cell> = notebook
+        .cells
+        .iter()
+        .filter(|c| c.kind == CellKind::Code)
+        .collect();
+    // Each cell is extracted on its own, so the cells can be spread over the cores; the first
+    // error in the notebook's order is the one reported, as in a loop.
+    let code: usize = cells.iter().map(|cell| cell.source.len()).sum();
     let mut out = Extraction::default();
-    for cell in notebook.cells.iter().filter(|c| c.kind == CellKind::Code) {
-        let source = cell.source.replace("\r\n", "\n");
-        let reference = cell.reference.clone();
-        let directives = read_directives(&source, &cell.tags, &reference, &mut out.warnings);
-        if directives.skip {
-            out.skipped_cells.push(reference);
-            continue;
-        }
-        if source.trim().is_empty() {
-            continue;
-        }
-        let (body, line_offset) = match split_cell_magic(&source) {
-            Some((magic, args, body)) => {
-                let at = Location {
-                    cell: reference.clone(),
-                    line: 1,
-                };
-                match handle_cell_magic(magic, args, body, at, &mut out)? {
-                    Some(body) => (body, 1),
-                    None => continue,
-                }
-            }
-            None => (source.as_str(), 0),
-        };
-        // Before any parser sees it: deep nesting would overflow the stack (see python::limits).
-        if let Err(too_deep) = crate::python::limits::check(body) {
-            anyhow::bail!(
-                "{}: {}",
-                Location {
-                    cell: reference,
-                    line: too_deep.line + line_offset,
-                },
-                too_deep.message
-            );
-        }
-        let code = clean_line_escapes(body, &reference, line_offset, &mut out)?;
-        out.cells.push(ExtractedCell {
-            cell: reference,
-            code,
-            line_offset,
-            directives,
-        });
+    for cell in parallel::map_in_order(&cells, code, |cell| extract_cell(cell)) {
+        out.append(cell?);
     }
     Ok(out)
+}
+
+/// What one code cell gives.
+fn extract_cell(cell: &Cell) -> Result<Extraction> {
+    let mut out = Extraction::default();
+    let source = cell.source.replace("\r\n", "\n");
+    let reference = cell.reference.clone();
+    let directives = read_directives(&source, &cell.tags, &reference, &mut out.warnings);
+    if directives.skip {
+        out.skipped_cells.push(reference);
+        return Ok(out);
+    }
+    if source.trim().is_empty() {
+        return Ok(out);
+    }
+    let (body, line_offset) = match split_cell_magic(&source) {
+        Some((magic, args, body)) => {
+            let at = Location {
+                cell: reference.clone(),
+                line: 1,
+            };
+            match handle_cell_magic(magic, args, body, at, &mut out)? {
+                Some(body) => (body, 1),
+                None => return Ok(out),
+            }
+        }
+        None => (source.as_str(), 0),
+    };
+    // Before any parser sees it: deep nesting would overflow the stack (see python::limits).
+    if let Err(too_deep) = crate::python::limits::check(body) {
+        anyhow::bail!(
+            "{}: {}",
+            Location {
+                cell: reference,
+                line: too_deep.line + line_offset,
+            },
+            too_deep.message
+        );
+    }
+    let code = clean_line_escapes(body, &reference, line_offset, &mut out)?;
+    out.cells.push(ExtractedCell {
+        cell: reference,
+        code,
+        line_offset,
+        directives,
+    });
+    Ok(out)
+}
+
+impl Extraction {
+    /// Adds what a later cell gave.
+    fn append(&mut self, later: Extraction) {
+        self.cells.extend(later.cells);
+        self.magic_requirements.extend(later.magic_requirements);
+        self.written_files.extend(later.written_files);
+        self.fetches.extend(later.fetches);
+        self.dropped.extend(later.dropped);
+        self.skipped_cells.extend(later.skipped_cells);
+        self.warnings.extend(later.warnings);
+    }
 }
 
 /// Reads cell tags and a first-line `# nb2svc: ...` comment.

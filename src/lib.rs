@@ -20,6 +20,7 @@ mod input;
 mod lock;
 mod names;
 mod notebook;
+mod parallel;
 mod pickled;
 mod plan;
 mod python;
@@ -32,6 +33,8 @@ mod workspace;
 mod write;
 
 pub use devcontainer::TFX_COMMAND;
+/// The stack size of the thread `main` runs nb2svc on, and of every thread that parses cells.
+pub use parallel::STACK_BYTES;
 
 /// The readers of untrusted input on their own, for the fuzz tests: each must answer any
 /// input with a value or an error, never a panic. Everything else is reached through [`run`].
@@ -69,6 +72,8 @@ pub fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<(
 fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
     let path = args.notebook.as_deref().context("no notebook given")?;
     let shown = path.display().to_string();
+    let templates = render::templates(args.templates.as_deref())?;
+    templates.parse_in_background();
     // The bytes (outputs included) are unmapped as soon as the cells are read.
     let notebook = input::with_notebook_bytes(path, notebook::parse)?
         .with_context(|| format!("{shown} is not a notebook nb2svc can read"))?;
@@ -108,7 +113,6 @@ fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -
     let mut plan = plan::plan(&file_name, extraction, requirements, &folder, &options)
         .with_context(|| format!("in {shown}"))?;
     let out = args.out.clone().unwrap_or_else(|| default_out(path));
-    let tera = render::templates(args.templates.as_deref())?;
     // The lock already in the output folder keeps its versions where they still fit.
     let previous = fs::read_to_string(out.join("requirements.txt"))
         .ok()
@@ -125,7 +129,7 @@ fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -
     plan.lock =
         lock::lock(&request, &lock::Resolver::from_env()).with_context(|| format!("in {shown}"))?;
     lock::note(&mut plan, lock_mode, lock_warnings);
-    let files = render::render(&plan, &tera)?;
+    let files = render::render(&plan, &templates)?;
     let out_shown = out.display().to_string();
     let written = if args.dry_run {
         None

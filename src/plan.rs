@@ -542,12 +542,10 @@ impl<'c> PassInput<'c> {
         if code > KEPT_TREES_CODE_BYTES {
             return PassInput::Sources(cells);
         }
-        PassInput::Parsed(
-            cells
-                .iter()
-                .map(|cell| python::ParsedCell::parse(&cell.code))
-                .collect(),
-        )
+        // Each cell parses on its own: spread over the cores, in the cells' order.
+        PassInput::Parsed(crate::parallel::map_in_order(cells, code, |cell| {
+            python::ParsedCell::parse(&cell.code)
+        }))
     }
 }
 

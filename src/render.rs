@@ -211,7 +211,9 @@ pub struct Templates {
 /// Each built-in template parsed on its first use, once per process: a run renders only the
 /// ones its service needs (no `env.example` without credentials), and a process converting
 /// several notebooks (the devcontainer commands, the tests) parses them once.
-static BUILTIN_PARSED: [OnceLock<Tera>; BUILTIN_TEMPLATES.len()] =
+/// A parse error is kept as its text, so that a thread asking for a template another thread
+/// is parsing waits for that parse instead of repeating it.
+static BUILTIN_PARSED: [OnceLock<Result<Tera, String>>; BUILTIN_TEMPLATES.len()] =
     [const { OnceLock::new() }; BUILTIN_TEMPLATES.len()];
 
 /// A Tera with nb2svc's filters and no HTML escaping.
@@ -228,16 +230,42 @@ fn builtin(name: &str) -> Result<&'static Tera> {
         .iter()
         .position(|(builtin, _)| *builtin == name)
         .with_context(|| format!("no built-in template `{name}`"))?;
-    if let Some(tera) = BUILTIN_PARSED[index].get() {
-        return Ok(tera);
-    }
-    let mut tera = empty_tera();
-    tera.add_raw_template(name, BUILTIN_TEMPLATES[index].1)
-        .with_context(|| format!("parsing the built-in template `{name}`"))?;
-    Ok(BUILTIN_PARSED[index].get_or_init(|| tera))
+    BUILTIN_PARSED[index]
+        .get_or_init(|| {
+            let mut tera = empty_tera();
+            match tera.add_raw_template(name, BUILTIN_TEMPLATES[index].1) {
+                Ok(()) => Ok(tera),
+                Err(error) => Err(format!("{:#}", anyhow::Error::from(error))),
+            }
+        })
+        .as_ref()
+        .map_err(|error| anyhow::anyhow!("parsing the built-in template `{name}`: {error}"))
 }
 
 impl Templates {
+    /// Starts parsing the built-in templates every service renders, those no override
+    /// replaces, on a thread of their own: parsing them is a fifth of a conversion's work, and
+    /// this way it overlaps reading and planning the notebook. The thread takes them last to
+    /// first, rendering first to last, so a render that comes early parses what the thread has
+    /// not reached and waits only for the one it is parsing. Without a thread, rendering parses
+    /// them all.
+    pub fn parse_in_background(&self) {
+        let names: Vec<&'static str> = OUTPUTS
+            .iter()
+            .map(|(template, _)| *template)
+            .filter(|template| !self.overrides.get_template_names().any(|n| n == *template))
+            .collect();
+        let parse = move || {
+            for name in names.into_iter().rev() {
+                // An error is kept for the render, which reports it.
+                let _ = builtin(name);
+            }
+        };
+        let _ = std::thread::Builder::new()
+            .name("nb2svc-templates".into())
+            .spawn(parse);
+    }
+
     /// Renders the template `name`: the override of that name, else the built-in one.
     fn render(&self, name: &str, context: &tera::Context) -> Result<String> {
         let tera = if self.overrides.get_template_names().any(|n| n == name) {

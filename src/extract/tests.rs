@@ -442,3 +442,28 @@ fn install_magics_warn_about_every_part_they_skip() {
         );
     }
 }
+
+#[test]
+fn a_notebook_big_enough_for_several_threads_comes_out_in_the_order_of_its_cells() {
+    // Enough code for `parallel` to spread the cells over threads; every cell warns (a shell
+    // escape) and says which it is.
+    let filler = format!("# {}\n", "x".repeat(200));
+    let sources: Vec<String> = (0..600)
+        .map(|i| format!("{filler}!echo {i}\nvalue_{i} = {i}\n"))
+        .collect();
+    let cells: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let out = extract(&notebook(&cells)).unwrap();
+    assert_eq!(out.cells.len(), 600);
+    for (i, cell) in out.cells.iter().enumerate() {
+        assert!(
+            cell.code.ends_with(&format!("value_{i} = {i}\n")),
+            "{}",
+            cell.code
+        );
+    }
+    let warned: Vec<String> = out.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(warned.len(), 600);
+    for (i, warning) in warned.iter().enumerate() {
+        assert!(warning.contains(&format!("`!echo {i}`")), "{warning}");
+    }
+}
