@@ -2,6 +2,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system's allocator: the analysis builds and drops a syntax tree
+/// and its facts for every cell, and glibc's allocator took a quarter of a conversion's
+/// instructions (see BENCHMARKS.md). Without transparent huge pages, which would add about
+/// 20 MiB to the resident set of a short run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = nb2svc::cli::Cli::parse();
     let worker = std::thread::Builder::new()
