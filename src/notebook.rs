@@ -17,6 +17,7 @@
 
 mod error;
 mod raw;
+mod skim;
 
 pub use error::NotebookError;
 
@@ -72,7 +73,14 @@ pub struct Notebook {
 /// Reads a notebook from its bytes (see the module documentation for what is accepted).
 pub fn parse(bytes: &[u8]) -> Result<Notebook, NotebookError> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let raw = match serde_json::from_slice::<Loose<RawNotebook>>(body) {
+    // The outputs cut first when that is safe; a file the reader refuses once cut is read
+    // again as it is, so that the error points into the file.
+    let read = match skim::skimmed(body) {
+        Some(skimmed) => serde_json::from_slice::<Loose<RawNotebook>>(&skimmed)
+            .or_else(|_| serde_json::from_slice::<Loose<RawNotebook>>(body)),
+        None => serde_json::from_slice::<Loose<RawNotebook>>(body),
+    };
+    let raw = match read {
         Ok(Loose::Ok(raw)) => raw,
         Ok(Loose::Wrong(found)) => {
             return Err(schema(format!(
