@@ -27,6 +27,7 @@ pub(crate) mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use ruff_python_parser::{parse_module, ParseError};
 use ruff_text_size::{TextRange, TextSize};
@@ -98,8 +99,9 @@ pub struct ModuleFacts {
     /// Byte ranges of `__name__ == "__main__"` tests, true in a notebook kernel.
     pub main_guards: Vec<(usize, usize)>,
     /// One entry per top-level statement, in order: what each binds, reads and changes, for
-    /// running only the statements the service depends on.
-    pub units: Vec<Unit>,
+    /// running only the statements the service depends on. Shared, not copied, by the facts
+    /// of the service (which keep the cell's facts) and by a parsed cell's next look.
+    pub units: Arc<[Unit]>,
     /// Statements that preprocess data (encoders, scalers, `get_dummies`, value tables,
     /// computed columns, pipelines), by line: what the README says the routes replay.
     pub preprocessing: Vec<Preprocessing>,
@@ -319,7 +321,7 @@ pub struct ParsedCell<'s> {
 }
 
 /// Statement units and the import aliases they were found with.
-type UnitsFor = (BTreeMap<String, String>, Vec<Unit>);
+type UnitsFor = (BTreeMap<String, String>, Arc<[Unit]>);
 
 impl<'s> ParsedCell<'s> {
     /// Parses `source`; fails with the parser's first error when it is not valid Python 3.
@@ -347,18 +349,19 @@ impl<'s> ParsedCell<'s> {
         })
     }
 
-    fn units(&self, aliases: &BTreeMap<String, String>) -> Vec<Unit> {
+    fn units(&self, aliases: &BTreeMap<String, String>) -> Arc<[Unit]> {
         let mut cached = self.units.borrow_mut();
         match &*cached {
-            Some((for_aliases, units)) if for_aliases == aliases => units.clone(),
+            Some((for_aliases, units)) if for_aliases == aliases => Arc::clone(units),
             _ => {
-                let units = units::units(
+                let units: Arc<[Unit]> = units::units(
                     &self.module.body,
                     &self.lines,
                     aliases,
                     &self.statement_names,
-                );
-                *cached = Some((aliases.clone(), units.clone()));
+                )
+                .into();
+                *cached = Some((aliases.clone(), Arc::clone(&units)));
                 units
             }
         }

@@ -303,7 +303,7 @@ impl<'a> Graph<'a> {
                 _ => None,
             };
             let first = nodes.len();
-            for unit in &cell_facts.units {
+            for unit in cell_facts.units.iter() {
                 let is_def = !unit.defines_functions.is_empty();
                 let called: Vec<(&String, &Summary)> = unit
                     .calls
@@ -536,7 +536,7 @@ fn output(facts: &ModuleFacts, unit: &Unit) -> Output {
 fn summaries(facts: &[ModuleFacts]) -> BTreeMap<String, Summary> {
     let mut summaries: BTreeMap<String, Summary> = BTreeMap::new();
     for cell_facts in facts {
-        for unit in &cell_facts.units {
+        for unit in cell_facts.units.iter() {
             for name in &unit.defines_functions {
                 let summary = summaries.entry(name.clone()).or_default();
                 summary.output = summary.output.max(output(cell_facts, unit));

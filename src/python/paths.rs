@@ -515,30 +515,44 @@ impl<'a> Visitor<'a> for FileUses<'_, '_> {
 }
 
 /// The dotted callee `func` with its first component resolved through `alias` (the import
-/// aliases in force), else through the usual `np`/`pd`/`tf` names.
+/// aliases in force), else through the usual `np`/`pd`/`tf` names. `tensorflow.keras.X` is
+/// `keras.X`. Every call of every cell asks this, some more than once, so the name is built
+/// in one string, without an intermediate dotted copy.
 pub(crate) fn canonical<'a>(
     func: &Expr,
     alias: impl Fn(&str) -> Option<&'a str>,
 ) -> Option<String> {
-    let dotted = dotted_name(func)?;
-    let (head, rest) = match dotted.split_once('.') {
-        Some((head, rest)) => (head, Some(rest)),
-        None => (dotted.as_str(), None),
+    // The attributes from the innermost out: `a.b.c` gives `c`, `b`, then the name `a`.
+    let mut attributes: Vec<&str> = Vec::new();
+    let mut expr = func;
+    let head = loop {
+        match expr {
+            Expr::Name(name) => break name.id.as_str(),
+            Expr::Attribute(attribute) => {
+                attributes.push(attribute.attr.as_str());
+                expr = &attribute.value;
+            }
+            _ => return None,
+        }
     };
-    let defaults = DEFAULT_ALIASES.iter().find(|(name, _)| *name == head);
-    let head = match (alias(head), defaults) {
-        (Some(module), _) => module,
-        (None, Some((_, module))) => module,
-        (None, None) => head,
+    let head = match alias(head) {
+        Some(module) => module,
+        None => DEFAULT_ALIASES
+            .iter()
+            .find(|(name, _)| *name == head)
+            .map_or(head, |(_, module)| module),
     };
-    let full = match rest {
-        Some(rest) => format!("{head}.{rest}"),
-        None => head.to_string(),
-    };
-    Some(match full.strip_prefix("tensorflow.keras.") {
-        Some(keras) => format!("keras.{keras}"),
-        None => full,
-    })
+    let length = head.len() + attributes.iter().map(|a| a.len() + 1).sum::<usize>();
+    let mut full = String::with_capacity(length);
+    full.push_str(head);
+    for attribute in attributes.iter().rev() {
+        full.push('.');
+        full.push_str(attribute);
+    }
+    if full.starts_with("tensorflow.keras.") {
+        full.drain(.."tensorflow.".len());
+    }
+    Some(full)
 }
 
 /// `a.b.c` for a chain of attributes on a name.
@@ -592,6 +606,27 @@ mod tests {
 
     use PathAccess::{Load, Read, Save, Write};
     use Serializer::{Joblib, Keras, Numpy, Other, Pandas, Pickle, Torch};
+
+    #[test]
+    fn canonical_resolves_the_head_and_spells_tf_keras_as_keras() {
+        let of = |source: &str| {
+            let module = ruff_python_parser::parse_expression(source).unwrap();
+            let alias = |head: &str| (head == "skm").then_some("sklearn.metrics");
+            super::canonical(module.expr(), alias)
+        };
+        assert_eq!(
+            of("skm.accuracy_score").as_deref(),
+            Some("sklearn.metrics.accuracy_score")
+        );
+        assert_eq!(of("np.save").as_deref(), Some("numpy.save"));
+        assert_eq!(
+            of("tf.keras.models.load_model").as_deref(),
+            Some("keras.models.load_model")
+        );
+        assert_eq!(of("tensorflow.keras").as_deref(), Some("tensorflow.keras"));
+        assert_eq!(of("open").as_deref(), Some("open"));
+        assert_eq!(of("models[0].fit"), None);
+    }
 
     fn calls(source: &str) -> Vec<PathCall> {
         analyze(source)

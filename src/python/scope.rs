@@ -7,7 +7,9 @@
 //! enclosing non-comprehension scope). Reads that reach the module scope are the cell's inputs.
 //! Whether another cell provides them is for the dataflow step to decide.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+
+use rustc_hash::FxHashSet;
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{
@@ -19,7 +21,7 @@ use ruff_text_size::{Ranged, TextSize};
 /// unless the cell rebinds them. IPython's `display` and `get_ipython` are not here: plain
 /// Python lacks them, so reading them is a need the service must meet.
 #[rustfmt::skip]
-pub(crate) const BUILTINS: &[&str] = &[
+const BUILTINS: &[&str] = &[
     "ArithmeticError", "AssertionError", "AttributeError", "BaseException", "BaseExceptionGroup",
     "BlockingIOError", "BrokenPipeError", "BufferError", "BytesWarning", "ChildProcessError",
     "ConnectionAbortedError", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError",
@@ -62,6 +64,11 @@ pub(crate) struct Names {
     pub(crate) builtins: BTreeSet<String>,
 }
 
+/// Whether `name` is one of [`BUILTINS`] (kept sorted for this search).
+pub(crate) fn is_builtin(name: &str) -> bool {
+    BUILTINS.binary_search(&name).is_ok()
+}
+
 /// Resolves the names of a module body.
 pub(crate) fn resolve(body: &[Stmt]) -> Names {
     let mut builder = Builder {
@@ -82,38 +89,41 @@ enum Kind {
     Comprehension,
 }
 
-struct Scope {
+/// One scope's names, borrowed from the syntax tree: only the module-level results of
+/// [`Builder::finish`] are owned strings. The sets hash with `FxHash`, since every name of the
+/// cell goes through them and SipHash's resistance to chosen keys buys nothing here.
+struct Scope<'a> {
     kind: Kind,
     parent: Option<usize>,
     /// The module-level function this scope is part of (itself included).
     owner: Option<TextSize>,
-    bound: HashSet<String>,
-    globals: HashSet<String>,
-    nonlocals: HashSet<String>,
-    loads: Vec<String>,
+    bound: FxHashSet<&'a str>,
+    globals: FxHashSet<&'a str>,
+    nonlocals: FxHashSet<&'a str>,
+    loads: Vec<&'a str>,
 }
 
-impl Scope {
+impl Scope<'_> {
     fn new(kind: Kind, parent: Option<usize>, owner: Option<TextSize>) -> Self {
         Self {
             kind,
             parent,
             owner,
-            bound: HashSet::new(),
-            globals: HashSet::new(),
-            nonlocals: HashSet::new(),
+            bound: FxHashSet::default(),
+            globals: FxHashSet::default(),
+            nonlocals: FxHashSet::default(),
             loads: Vec::new(),
         }
     }
 }
 
-struct Builder {
-    scopes: Vec<Scope>,
+struct Builder<'a> {
+    scopes: Vec<Scope<'a>>,
     current: usize,
-    declared_global: BTreeSet<String>,
+    declared_global: BTreeSet<&'a str>,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     fn push(&mut self, kind: Kind, owner: Option<TextSize>) {
         self.scopes
             .push(Scope::new(kind, Some(self.current), owner));
@@ -128,16 +138,16 @@ impl Builder {
         self.scopes[self.current].owner
     }
 
-    fn bind(&mut self, name: &str) {
-        self.scopes[self.current].bound.insert(name.to_string());
+    fn bind(&mut self, name: &'a str) {
+        self.scopes[self.current].bound.insert(name);
     }
 
-    fn load(&mut self, name: &str) {
-        self.scopes[self.current].loads.push(name.to_string());
+    fn load(&mut self, name: &'a str) {
+        self.scopes[self.current].loads.push(name);
     }
 
     /// Visits what a signature evaluates in the enclosing scope: defaults, then annotations.
-    fn visit_signature(&mut self, parameters: &Parameters) {
+    fn visit_signature(&mut self, parameters: &'a Parameters) {
         for param in parameters.iter_non_variadic_params() {
             if let Some(default) = param.default() {
                 self.visit_expr(default);
@@ -150,14 +160,18 @@ impl Builder {
         }
     }
 
-    fn bind_parameters(&mut self, parameters: &Parameters) {
+    fn bind_parameters(&mut self, parameters: &'a Parameters) {
         for param in parameters.iter() {
             self.bind(param.as_parameter().name.as_str());
         }
     }
 
     /// The first iterable runs in the enclosing scope; everything else in the comprehension's.
-    fn visit_comprehension_scope(&mut self, generators: &[Comprehension], elements: &[&Expr]) {
+    fn visit_comprehension_scope(
+        &mut self,
+        generators: &'a [Comprehension],
+        elements: &[&'a Expr],
+    ) {
         if let Some(first) = generators.first() {
             self.visit_expr(&first.iter);
         }
@@ -179,7 +193,7 @@ impl Builder {
     }
 
     /// Walrus targets bind in the nearest scope that is not a comprehension (PEP 572).
-    fn bind_walrus(&mut self, name: &str) {
+    fn bind_walrus(&mut self, name: &'a str) {
         let mut scope = self.current;
         while self.scopes[scope].kind == Kind::Comprehension {
             match self.scopes[scope].parent {
@@ -187,7 +201,7 @@ impl Builder {
                 None => break,
             }
         }
-        self.scopes[scope].bound.insert(name.to_string());
+        self.scopes[scope].bound.insert(name);
     }
 
     fn resolves_to_module(&self, mut scope: usize, name: &str) -> bool {
@@ -214,39 +228,44 @@ impl Builder {
     }
 
     fn finish(self) -> Names {
-        let mut bound: BTreeSet<String> = self.scopes[0].bound.iter().cloned().collect();
-        bound.extend(self.declared_global.iter().cloned());
-        let mut loaded = BTreeSet::new();
-        let mut builtins = BTreeSet::new();
-        let mut function_globals: HashMap<TextSize, BTreeSet<String>> = HashMap::new();
+        let mut bound: BTreeSet<&str> = self.scopes[0].bound.iter().copied().collect();
+        bound.extend(self.declared_global.iter().copied());
+        let mut loaded: BTreeSet<&str> = BTreeSet::new();
+        let mut builtins: BTreeSet<&str> = BTreeSet::new();
+        let mut function_globals: HashMap<TextSize, BTreeSet<&str>> = HashMap::new();
         for (index, scope) in self.scopes.iter().enumerate() {
-            for name in &scope.loads {
+            for &name in &scope.loads {
                 if !self.resolves_to_module(index, name) {
                     continue;
                 }
-                if BUILTINS.contains(&name.as_str()) && !bound.contains(name) {
-                    builtins.insert(name.clone());
+                if is_builtin(name) && !bound.contains(name) {
+                    builtins.insert(name);
                     continue;
                 }
-                loaded.insert(name.clone());
+                loaded.insert(name);
                 if let Some(owner) = scope.owner {
-                    function_globals
-                        .entry(owner)
-                        .or_default()
-                        .insert(name.clone());
+                    function_globals.entry(owner).or_default().insert(name);
                 }
             }
         }
         Names {
-            bound,
-            loaded,
-            function_globals,
-            builtins,
+            bound: owned(&bound),
+            loaded: owned(&loaded),
+            function_globals: function_globals
+                .into_iter()
+                .map(|(owner, names)| (owner, owned(&names)))
+                .collect(),
+            builtins: owned(&builtins),
         }
     }
 }
 
-impl<'a> Visitor<'a> for Builder {
+/// The owned copy of a set of borrowed names, each copied once.
+fn owned(names: &BTreeSet<&str>) -> BTreeSet<String> {
+    names.iter().map(|name| (*name).to_string()).collect()
+}
+
+impl<'a> Visitor<'a> for Builder<'a> {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         match stmt {
             Stmt::FunctionDef(def) => {
@@ -289,15 +308,14 @@ impl<'a> Visitor<'a> for Builder {
             }
             Stmt::Global(global) => {
                 for name in &global.names {
-                    let name = name.as_str().to_string();
-                    self.scopes[self.current].globals.insert(name.clone());
+                    let name = name.as_str();
+                    self.scopes[self.current].globals.insert(name);
                     self.declared_global.insert(name);
                 }
             }
             Stmt::Nonlocal(nonlocal) => {
                 for name in &nonlocal.names {
-                    let name = name.as_str().to_string();
-                    self.scopes[self.current].nonlocals.insert(name);
+                    self.scopes[self.current].nonlocals.insert(name.as_str());
                 }
             }
             Stmt::Import(import) => {
@@ -408,6 +426,13 @@ mod tests {
 
     fn set(items: &[&str]) -> BTreeSet<String> {
         items.iter().map(|item| item.to_string()).collect()
+    }
+
+    #[test]
+    fn builtins_are_sorted_for_the_binary_search() {
+        assert!(BUILTINS.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(is_builtin("print") && is_builtin("ArithmeticError") && is_builtin("zip"));
+        assert!(!is_builtin("display") && !is_builtin("get_ipython"));
     }
 
     #[test]

@@ -373,6 +373,7 @@ mod tests {
         analyze(source)
             .unwrap_or_else(|err| panic!("{err}\n{source}"))
             .units
+            .to_vec()
     }
 
     fn only(source: &str) -> Unit {
@@ -462,7 +463,7 @@ mod tests {
             "import seaborn as sns\nimport numpy\nsns.pairplot(df)\nnumpy.mean(x)\nplt.show()\n",
         )
         .unwrap();
-        for unit in &facts.units {
+        for unit in facts.units.iter() {
             assert!(unit.mutated.is_empty(), "{unit:?}");
         }
         // A store still counts, even on a module.
