@@ -191,6 +191,9 @@ impl Slice {
             first_lines.insert(sliced.first_line);
             other_lines.extend(sliced.first_line + 1..=sliced.last_line);
         }
+        if first_lines.is_empty() {
+            return code.to_string();
+        }
         let starts = line_starts(code);
         let mut out = String::with_capacity(code.len() + 32 * first_lines.len());
         for (index, &start) in starts.iter().enumerate() {
@@ -199,22 +202,16 @@ impl Slice {
             let content = line.trim_end_matches(['\n', '\r']);
             let ending = &line[content.len()..];
             let number = index + 1;
-            let kept = content;
             // A commented line must not hold what would end the comment or the file's parse.
-            let commented = crate::escape::python_commented_code(content);
-            let content = if first_lines.contains(&number) || other_lines.contains(&number) {
-                commented.as_str()
-            } else {
-                kept
-            };
+            let commented = || crate::escape::python_commented_code(content);
             if first_lines.contains(&number) {
                 out.push_str(LEFT_OUT_PREFIX);
-                out.push_str(content);
+                out.push_str(&commented());
             } else if other_lines.contains(&number) {
                 out.push('#');
                 if !content.is_empty() {
                     out.push(' ');
-                    out.push_str(content);
+                    out.push_str(&commented());
                 }
             } else {
                 out.push_str(content);
@@ -262,25 +259,27 @@ struct Node<'a> {
     location: Location,
     is_def: bool,
     /// Names read: the unit's loads and builtins (a builtin may be rebound elsewhere).
-    reads: BTreeSet<String>,
+    reads: BTreeSet<&'a str>,
     /// Names bound, those the called notebook functions bind as globals included. A `def`
     /// binds only its name: what its body binds happens where it is called.
-    binds: BTreeSet<String>,
+    binds: BTreeSet<&'a str>,
     /// Names changed in place, those the called notebook functions change included.
-    changes: BTreeSet<String>,
+    changes: BTreeSet<&'a str>,
     root: Option<Reason>,
     /// Earlier and later statements of the same cell that share a line with this one.
     tied: Vec<usize>,
 }
 
-/// What calling a notebook function does, through the functions it calls too.
+/// What calling a notebook function does, through the functions it calls too. The names are
+/// borrowed from the cells' facts, like the graph's: the summaries are copied at every round
+/// of their fixpoint.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Summary {
+struct Summary<'a> {
     output: Output,
-    effect: Option<Effect>,
-    binds: BTreeSet<String>,
-    changes: BTreeSet<String>,
-    calls: BTreeSet<String>,
+    effect: Option<&'a Effect>,
+    binds: BTreeSet<&'a str>,
+    changes: BTreeSet<&'a str>,
+    calls: BTreeSet<&'a str>,
 }
 
 struct Graph<'a> {
@@ -305,20 +304,25 @@ impl<'a> Graph<'a> {
             let first = nodes.len();
             for unit in cell_facts.units.iter() {
                 let is_def = !unit.defines_functions.is_empty();
-                let called: Vec<(&String, &Summary)> = unit
+                let called: Vec<(&str, &Summary)> = unit
                     .calls
                     .iter()
-                    .filter_map(|name| summaries.get(name).map(|summary| (name, summary)))
+                    .filter_map(|name| {
+                        summaries
+                            .get(name.as_str())
+                            .map(|summary| (name.as_str(), summary))
+                    })
                     .collect();
                 let (binds, changes) = if is_def {
-                    let binds = unit.defines_functions.iter().cloned().collect();
+                    let binds = unit.defines_functions.iter().map(String::as_str).collect();
                     (binds, BTreeSet::new())
                 } else {
-                    let mut binds = unit.bound.clone();
-                    let mut changes = unit.mutated.clone();
+                    let mut binds: BTreeSet<&str> = unit.bound.iter().map(String::as_str).collect();
+                    let mut changes: BTreeSet<&str> =
+                        unit.mutated.iter().map(String::as_str).collect();
                     for (_, summary) in &called {
-                        binds.extend(summary.binds.iter().cloned());
-                        changes.extend(summary.changes.iter().cloned());
+                        binds.extend(summary.binds.iter().copied());
+                        changes.extend(summary.changes.iter().copied());
                     }
                     (binds, changes)
                 };
@@ -335,7 +339,11 @@ impl<'a> Graph<'a> {
                         line: unit.first_line + cell.line_offset,
                     },
                     is_def,
-                    reads: unit.loaded.union(&unit.builtins_read).cloned().collect(),
+                    reads: unit
+                        .loaded
+                        .union(&unit.builtins_read)
+                        .map(String::as_str)
+                        .collect(),
                     binds,
                     changes,
                     root,
@@ -411,19 +419,19 @@ impl<'a> Graph<'a> {
             let node = &self.nodes[current];
             let limit = until[current];
             let mut wanted: Vec<(usize, Reason, usize)> = Vec::new();
-            for name in &node.reads {
+            for &name in &node.reads {
                 for (other, candidate) in self.nodes.iter().enumerate().take(limit) {
                     if other == current {
                         continue;
                     }
                     let reason = if candidate.binds.contains(name) {
                         Reason::Defines {
-                            name: name.clone(),
+                            name: name.to_string(),
                             needed_by: node.location.clone(),
                         }
                     } else if candidate.changes.contains(name) {
                         Reason::Changes {
-                            name: name.clone(),
+                            name: name.to_string(),
                             read_by: node.location.clone(),
                         }
                     } else {
@@ -433,11 +441,11 @@ impl<'a> Graph<'a> {
                     wanted.push((other, reason, limit));
                 }
             }
-            for name in &node.changes {
+            for &name in &node.changes {
                 for (other, candidate) in self.nodes.iter().enumerate().take(current) {
                     if candidate.binds.contains(name) {
                         let reason = Reason::DefinesChanged {
-                            name: name.clone(),
+                            name: name.to_string(),
                             changed_by: node.location.clone(),
                         };
                         wanted.push((other, reason, other));
@@ -469,7 +477,7 @@ impl<'a> Graph<'a> {
 }
 
 /// Why a statement (not a `def`) must run on its own account.
-fn root_of(facts: &ModuleFacts, unit: &Unit, called: &[(&String, &Summary)]) -> Option<Reason> {
+fn root_of(facts: &ModuleFacts, unit: &Unit, called: &[(&str, &Summary)]) -> Option<Reason> {
     let direct = output(facts, unit);
     let through = |wanted: Output| {
         called
@@ -493,7 +501,7 @@ fn root_of(facts: &ModuleFacts, unit: &Unit, called: &[(&String, &Summary)]) -> 
         return Some(Reason::Effect(effect.clone()));
     }
     called.iter().find_map(|(name, summary)| {
-        summary.effect.as_ref().map(|effect| Reason::CallsEffect {
+        summary.effect.map(|effect| Reason::CallsEffect {
             function: name.to_string(),
             effect: effect.clone(),
         })
@@ -533,22 +541,22 @@ fn output(facts: &ModuleFacts, unit: &Unit) -> Output {
 /// What each notebook function does when called, following the notebook functions it calls.
 /// Several definitions of one name are merged: which one a call meets depends on the order
 /// the cells run in, and merging is the conservative side.
-fn summaries(facts: &[ModuleFacts]) -> BTreeMap<String, Summary> {
-    let mut summaries: BTreeMap<String, Summary> = BTreeMap::new();
+fn summaries(facts: &[ModuleFacts]) -> BTreeMap<&str, Summary<'_>> {
+    let mut summaries: BTreeMap<&str, Summary> = BTreeMap::new();
     for cell_facts in facts {
         for unit in cell_facts.units.iter() {
             for name in &unit.defines_functions {
-                let summary = summaries.entry(name.clone()).or_default();
+                let summary = summaries.entry(name.as_str()).or_default();
                 summary.output = summary.output.max(output(cell_facts, unit));
                 if summary.effect.is_none() {
-                    summary.effect = unit.effect_when_called.clone();
+                    summary.effect = unit.effect_when_called.as_ref();
                 }
                 let globals = unit.bound.iter().filter(|bound| *bound != name);
-                summary.binds.extend(globals.cloned());
+                summary.binds.extend(globals.map(String::as_str));
                 summary
                     .changes
-                    .extend(unit.mutated_when_called.iter().cloned());
-                summary.calls.extend(unit.calls.iter().cloned());
+                    .extend(unit.mutated_when_called.iter().map(String::as_str));
+                summary.calls.extend(unit.calls.iter().map(String::as_str));
             }
         }
     }
@@ -561,11 +569,11 @@ fn summaries(facts: &[ModuleFacts]) -> BTreeMap<String, Summary> {
                 };
                 summary.output = summary.output.max(other.output);
                 if summary.effect.is_none() {
-                    summary.effect = other.effect.clone();
+                    summary.effect = other.effect;
                 }
-                summary.binds.extend(other.binds.iter().cloned());
-                summary.changes.extend(other.changes.iter().cloned());
-                summary.calls.extend(other.calls.iter().cloned());
+                summary.binds.extend(other.binds.iter().copied());
+                summary.changes.extend(other.changes.iter().copied());
+                summary.calls.extend(other.calls.iter().copied());
             }
         }
         if summaries == before {
