@@ -73,7 +73,6 @@ fn convert(args: &ConvertArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -
     let path = args.notebook.as_deref().context("no notebook given")?;
     let shown = path.display().to_string();
     let templates = render::templates(args.templates.as_deref())?;
-    templates.parse_in_background();
     // The bytes (outputs included) are unmapped as soon as the cells are read.
     let notebook = input::with_notebook_bytes(path, notebook::parse)?
         .with_context(|| format!("{shown} is not a notebook nb2svc can read"))?;

@@ -69,9 +69,43 @@ where
     })
 }
 
+/// Frees `value` on a thread of its own, when freeing it is worth one: a large notebook's
+/// syntax trees and facts take a few percent of a conversion to free, work that needs no
+/// answer, and by the time they are done with the other cores are idle. A process that exits
+/// first does not wait for it; the memory goes back with the process. Without a thread, the
+/// value is freed here.
+pub fn drop_in_background<T: Send + 'static>(value: T, size: usize) {
+    if size < 2 * WORTH_A_THREAD {
+        return;
+    }
+    // A thread that cannot start drops its closure, and the value with it, right here.
+    let _ = thread::Builder::new()
+        .name("nb2svc-free".into())
+        .spawn(move || drop(value));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_freed_in_the_background_is_freed() {
+        struct Flag(std::sync::mpsc::Sender<std::thread::ThreadId>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                let _ = self.0.send(std::thread::current().id());
+            }
+        }
+        let caller = std::thread::current().id();
+        let (sender, freed) = std::sync::mpsc::channel();
+        drop_in_background(Flag(sender.clone()), 0);
+        assert_eq!(freed.recv().unwrap(), caller, "small values are freed here");
+        drop_in_background(Flag(sender), 100 * WORTH_A_THREAD);
+        let on = freed
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        assert_ne!(on, caller, "large values are freed on another thread");
+    }
 
     #[test]
     fn results_keep_the_order_of_the_items_on_one_thread_or_several() {

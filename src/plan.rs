@@ -461,6 +461,8 @@ pub fn plan(
     warnings.extend(requirements.warnings.iter().cloned());
     warnings.sort();
     warnings.dedup();
+    let code_bytes = cells.iter().map(|cell| cell.code.len()).sum();
+    crate::parallel::drop_in_background((all_facts, facts), code_bytes);
     Ok(ServicePlan {
         name: options.service_name.clone(),
         notebook_file: notebook_file.to_string(),
@@ -719,6 +721,7 @@ fn analyze_cells(
     warnings: &mut Vec<Warning>,
 ) -> Result<Analysis> {
     let mut parameters = Arc::new(python::values::ParameterValues::new());
+    let code_bytes: usize = cells.iter().map(|cell| cell.code.len()).sum();
     let results = {
         // Each cell is parsed once for all the looks below, unless there is a lot of code.
         let parsed = PassInput::new(cells);
@@ -733,6 +736,13 @@ fn analyze_cells(
             }
             parameters = Arc::new(called_with);
             results = analyze_pass(&parsed, &parameters);
+        }
+        if let PassInput::Parsed(parsed) = parsed {
+            let owned: Vec<_> = parsed
+                .into_iter()
+                .map(|cell| cell.map(python::ParsedCell::into_owned))
+                .collect();
+            crate::parallel::drop_in_background(owned, code_bytes);
         }
         results
     };

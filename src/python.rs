@@ -320,6 +320,14 @@ pub struct ParsedCell<'s> {
     units: std::cell::RefCell<Option<UnitsFor>>,
 }
 
+/// The bulk of a [`ParsedCell`], held only to be freed.
+pub struct OwnedParts {
+    _module: ruff_python_ast::ModModule,
+    _names: scope::Names,
+    _statement_names: Vec<scope::Names>,
+    _units: Option<UnitsFor>,
+}
+
 /// Statement units and the import aliases they were found with.
 type UnitsFor = (BTreeMap<String, String>, Arc<[Unit]>);
 
@@ -347,6 +355,17 @@ impl<'s> ParsedCell<'s> {
             module,
             units: std::cell::RefCell::new(None),
         })
+    }
+
+    /// What the cell owns, without its borrow of the source: its tree and what was found in
+    /// it, which can then be freed on another thread ([`crate::parallel::drop_in_background`]).
+    pub fn into_owned(self) -> OwnedParts {
+        OwnedParts {
+            _module: self.module,
+            _names: self.names,
+            _statement_names: self.statement_names,
+            _units: self.units.into_inner(),
+        }
     }
 
     fn units(&self, aliases: &BTreeMap<String, String>) -> Arc<[Unit]> {

@@ -19,6 +19,7 @@ use crate::plan::{ModuleOrigin, ServicePlan};
 use crate::requirements;
 
 pub(crate) mod contract;
+mod prebuilt;
 mod routes;
 mod training;
 mod view;
@@ -208,11 +209,10 @@ pub struct Templates {
     verbatim: Vec<(&'static str, &'static str, String)>,
 }
 
-/// Each built-in template parsed on its first use, once per process: a run renders only the
-/// ones its service needs (no `env.example` without credentials), and a process converting
-/// several notebooks (the devcontainer commands, the tests) parses them once.
-/// A parse error is kept as its text, so that a thread asking for a template another thread
-/// is parsing waits for that parse instead of repeating it.
+/// Each built-in template made ready on its first use, once per process: a run renders only
+/// the ones its service needs (no `env.example` without credentials), and a process converting
+/// several notebooks (the devcontainer commands, the tests) builds each once. An error is kept
+/// as its text.
 static BUILTIN_PARSED: [OnceLock<Result<Tera, String>>; BUILTIN_TEMPLATES.len()] =
     [const { OnceLock::new() }; BUILTIN_TEMPLATES.len()];
 
@@ -224,7 +224,8 @@ fn empty_tera() -> Tera {
     tera
 }
 
-/// The built-in template `name`, parsed.
+/// The built-in template `name`, ready to render: the syntax tree parsed when nb2svc was
+/// built ([`prebuilt`]), which Tera's parser would otherwise rebuild in every run.
 fn builtin(name: &str) -> Result<&'static Tera> {
     let index = BUILTIN_TEMPLATES
         .iter()
@@ -233,7 +234,14 @@ fn builtin(name: &str) -> Result<&'static Tera> {
     BUILTIN_PARSED[index]
         .get_or_init(|| {
             let mut tera = empty_tera();
-            match tera.add_raw_template(name, BUILTIN_TEMPLATES[index].1) {
+            let added = match prebuilt::template(name) {
+                Some(template) => {
+                    tera.templates.insert(name.to_string(), template);
+                    tera.build_inheritance_chains()
+                }
+                None => tera.add_raw_template(name, BUILTIN_TEMPLATES[index].1),
+            };
+            match added {
                 Ok(()) => Ok(tera),
                 Err(error) => Err(format!("{:#}", anyhow::Error::from(error))),
             }
@@ -243,29 +251,6 @@ fn builtin(name: &str) -> Result<&'static Tera> {
 }
 
 impl Templates {
-    /// Starts parsing the built-in templates every service renders, those no override
-    /// replaces, on a thread of their own: parsing them is a fifth of a conversion's work, and
-    /// this way it overlaps reading and planning the notebook. The thread takes them last to
-    /// first, rendering first to last, so a render that comes early parses what the thread has
-    /// not reached and waits only for the one it is parsing. Without a thread, rendering parses
-    /// them all.
-    pub fn parse_in_background(&self) {
-        let names: Vec<&'static str> = OUTPUTS
-            .iter()
-            .map(|(template, _)| *template)
-            .filter(|template| !self.overrides.get_template_names().any(|n| n == *template))
-            .collect();
-        let parse = move || {
-            for name in names.into_iter().rev() {
-                // An error is kept for the render, which reports it.
-                let _ = builtin(name);
-            }
-        };
-        let _ = std::thread::Builder::new()
-            .name("nb2svc-templates".into())
-            .spawn(parse);
-    }
-
     /// Renders the template `name`: the override of that name, else the built-in one.
     fn render(&self, name: &str, context: &tera::Context) -> Result<String> {
         let tera = if self.overrides.get_template_names().any(|n| n == name) {
@@ -279,7 +264,8 @@ impl Templates {
 }
 
 /// Loads the templates, taking each from `overrides` when that folder has a file of its name.
-/// Only the overrides are parsed here; the built-in templates are parsed when first rendered.
+/// Only the overrides are parsed here; the built-in templates are made ready when first
+/// rendered.
 pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
     let mut verbatim: Vec<(&'static str, &'static str, String)> = VERBATIM
         .iter()
@@ -346,7 +332,10 @@ fn builtin_text(name: &str) -> &'static str {
 /// Renders every file of the service.
 pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFile>> {
     let view = view::view(plan);
-    let context = tera::Context::from_serialize(serde_json::json!({ "service": view }))
+    // Serialized once, straight into the context (a `json!` value first was a second copy).
+    let mut context = tera::Context::new();
+    context
+        .try_insert("service", &view)
         .context("preparing the template context")?;
     let mut files = Vec::new();
     for (template, path) in OUTPUTS {
@@ -364,6 +353,9 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
             content: Content::Text(text),
         });
     }
+    // The context holds a copy of every cell's code.
+    let code_bytes = plan.cells.iter().map(|cell| cell.code.len()).sum();
+    crate::parallel::drop_in_background((context, view), code_bytes);
     files.extend(crate::deploy::files(plan)?);
     let shipped = runtime::modules_for(plan);
     for (template, path, text) in &templates.verbatim {

@@ -146,10 +146,11 @@ impl Context<'_> {
         canonical(func, |head| self.aliases.get(head).map(String::as_str))
     }
 
-    /// The rule for a call: a module function first, else a method by its name.
-    fn rule_for(&self, call: &ExprCall) -> Option<&'static Rule> {
-        if let Some(canonical) = self.canonical(&call.func) {
-            if let Some(rule) = MODULE_RULES.iter().find(|rule| rule.matches(&canonical)) {
+    /// The rule for a call whose callee is `canonical` ([`Context::canonical`]): a module
+    /// function first, else a method by its name.
+    fn rule_for(&self, call: &ExprCall, canonical: Option<&str>) -> Option<&'static Rule> {
+        if let Some(canonical) = canonical {
+            if let Some(rule) = MODULE_RULES.iter().find(|rule| rule.matches(canonical)) {
                 return Some(rule);
             }
         }
@@ -310,7 +311,11 @@ impl Finder<'_, '_> {
                 let assigned = self.context.assigned.get(&call.range().start()).cloned();
                 self.calls[index].target = assigned;
             }
-        } else if let Some(rule) = self.context.rule_for(call) {
+            return;
+        }
+        // Asked once: every call of every cell comes here.
+        let canonical = self.context.canonical(&call.func);
+        if let Some(rule) = self.context.rule_for(call, canonical.as_deref()) {
             let Some(argument) = argument(call, rule.path_index, rule.path_keywords) else {
                 return;
             };
@@ -335,7 +340,7 @@ impl Finder<'_, '_> {
             };
             self.calls[index].serializer = Some(serializer);
             self.calls[index].target = self.context.target(rule, call);
-        } else if self.context.is_open(call) {
+        } else if canonical.as_deref() == Some("open") {
             if let Some((path, access)) = self.context.open_call(call) {
                 let index = self.push(self.written(&call.func), path, access);
                 if access == Read {
