@@ -342,15 +342,10 @@ pub fn venv_for(requirements: &Path) -> Result<PathBuf, String> {
             .arg(requirements)
             .output()
     } else {
+        // Not quiet: pip names the requirement it was building only in its progress lines,
+        // and a failure's reason must say which one could not install (uv's errors do).
         Command::new(&python_bin)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
             .arg(requirements)
             .output()
     }
