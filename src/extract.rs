@@ -232,13 +232,23 @@ fn extract_cell(cell: &Cell) -> Result<Extraction> {
 impl Extraction {
     /// Adds what a later cell gave.
     fn append(&mut self, later: Extraction) {
-        self.cells.extend(later.cells);
-        self.magic_requirements.extend(later.magic_requirements);
-        self.written_files.extend(later.written_files);
-        self.fetches.extend(later.fetches);
-        self.dropped.extend(later.dropped);
-        self.skipped_cells.extend(later.skipped_cells);
-        self.warnings.extend(later.warnings);
+        // Taken apart, so that a field added to `Extraction` cannot be left out here.
+        let Extraction {
+            cells,
+            magic_requirements,
+            written_files,
+            fetches,
+            dropped,
+            skipped_cells,
+            warnings,
+        } = later;
+        self.cells.extend(cells);
+        self.magic_requirements.extend(magic_requirements);
+        self.written_files.extend(written_files);
+        self.fetches.extend(fetches);
+        self.dropped.extend(dropped);
+        self.skipped_cells.extend(skipped_cells);
+        self.warnings.extend(warnings);
     }
 }
 

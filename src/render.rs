@@ -211,9 +211,8 @@ pub struct Templates {
 
 /// Each built-in template made ready on its first use, once per process: a run renders only
 /// the ones its service needs (no `env.example` without credentials), and a process converting
-/// several notebooks (the devcontainer commands, the tests) builds each once. An error is kept
-/// as its text.
-static BUILTIN_PARSED: [OnceLock<Result<Tera, String>>; BUILTIN_TEMPLATES.len()] =
+/// several notebooks (the devcontainer commands, the tests) builds each once.
+static BUILTIN_PARSED: [OnceLock<Tera>; BUILTIN_TEMPLATES.len()] =
     [const { OnceLock::new() }; BUILTIN_TEMPLATES.len()];
 
 /// A Tera with nb2svc's filters and no HTML escaping.
@@ -231,23 +230,19 @@ fn builtin(name: &str) -> Result<&'static Tera> {
         .iter()
         .position(|(builtin, _)| *builtin == name)
         .with_context(|| format!("no built-in template `{name}`"))?;
-    BUILTIN_PARSED[index]
-        .get_or_init(|| {
-            let mut tera = empty_tera();
-            let added = match prebuilt::template(name) {
-                Some(template) => {
-                    tera.templates.insert(name.to_string(), template);
-                    tera.build_inheritance_chains()
-                }
-                None => tera.add_raw_template(name, BUILTIN_TEMPLATES[index].1),
-            };
-            match added {
-                Ok(()) => Ok(tera),
-                Err(error) => Err(format!("{:#}", anyhow::Error::from(error))),
-            }
-        })
-        .as_ref()
-        .map_err(|error| anyhow::anyhow!("parsing the built-in template `{name}`: {error}"))
+    if let Some(tera) = BUILTIN_PARSED[index].get() {
+        return Ok(tera);
+    }
+    let mut tera = empty_tera();
+    match prebuilt::template(name) {
+        Some(template) => {
+            tera.templates.insert(name.to_string(), template);
+            tera.build_inheritance_chains()
+        }
+        None => tera.add_raw_template(name, BUILTIN_TEMPLATES[index].1),
+    }
+    .with_context(|| format!("parsing the built-in template `{name}`"))?;
+    Ok(BUILTIN_PARSED[index].get_or_init(|| tera))
 }
 
 impl Templates {

@@ -154,7 +154,7 @@ pub(crate) const DEFAULT_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Whether `name` matches `pattern`, where a `*` component matches any one component.
-pub(crate) fn matches(pattern: &str, name: &str) -> bool {
+fn matches(pattern: &str, name: &str) -> bool {
     let mut parts = name.split('.');
     pattern.split('.').all(|expected| {
         parts
