@@ -226,21 +226,24 @@ impl Slice {
 /// in notebook order; `served` names the functions the service calls at request time.
 pub fn slice(cells: &[ExtractedCell], facts: &[ModuleFacts], served: &BTreeSet<String>) -> Slice {
     debug_assert_eq!(cells.len(), facts.len());
-    let graph = Graph::new(cells, facts, served);
+    let summaries = summaries(facts);
+    let mut graph = Graph::new(cells, facts, served, &summaries);
     let anchored = graph.anchored();
-    let kept = match anchored {
-        true => graph.fixpoint(),
-        false => vec![None; graph.nodes.len()],
+    let kept = if anchored {
+        graph.add_flow(&summaries);
+        graph.fixpoint()
+    } else {
+        vec![None; graph.nodes.len()]
     };
     let mut out: Vec<Vec<Sliced>> = cells.iter().map(|_| Vec::new()).collect();
-    for (node, reason) in graph.nodes.iter().zip(kept) {
+    for (node, reason) in graph.nodes.into_iter().zip(kept) {
         let verdict = match (anchored, reason) {
             (false, _) => Verdict::Kept(Reason::NothingToServe),
             (true, Some(reason)) => Verdict::Kept(reason),
             (true, None) => Verdict::LeftOut(Reason::NotNeeded),
         };
         out[node.cell].push(Sliced {
-            location: node.location.clone(),
+            location: node.location,
             first_line: node.unit.first_line,
             last_line: node.unit.last_line,
             verdict,
@@ -292,8 +295,15 @@ struct Graph<'a> {
 }
 
 impl<'a> Graph<'a> {
-    fn new(cells: &[ExtractedCell], facts: &'a [ModuleFacts], served: &BTreeSet<String>) -> Self {
-        let summaries = summaries(facts);
+    /// The statements and why each must run on its own account. What they read, bind and
+    /// change is filled in by [`Graph::add_flow`], and only when the slice is anchored: a
+    /// notebook with nothing to serve keeps every statement without following its dataflow.
+    fn new(
+        cells: &[ExtractedCell],
+        facts: &'a [ModuleFacts],
+        served: &BTreeSet<String>,
+        summaries: &BTreeMap<&str, Summary<'a>>,
+    ) -> Self {
         let mut nodes = Vec::new();
         for (index, (cell, cell_facts)) in cells.iter().zip(facts).enumerate() {
             let marked = match (cell.directives.train, cell.directives.serve) {
@@ -304,32 +314,11 @@ impl<'a> Graph<'a> {
             let first = nodes.len();
             for unit in cell_facts.units.iter() {
                 let is_def = !unit.defines_functions.is_empty();
-                let called: Vec<(&str, &Summary)> = unit
-                    .calls
-                    .iter()
-                    .filter_map(|name| {
-                        summaries
-                            .get(name.as_str())
-                            .map(|summary| (name.as_str(), summary))
-                    })
-                    .collect();
-                let (binds, changes) = if is_def {
-                    let binds = unit.defines_functions.iter().map(String::as_str).collect();
-                    (binds, BTreeSet::new())
-                } else {
-                    let mut binds: BTreeSet<&str> = unit.bound.iter().map(String::as_str).collect();
-                    let mut changes: BTreeSet<&str> =
-                        unit.mutated.iter().map(String::as_str).collect();
-                    for (_, summary) in &called {
-                        binds.extend(summary.binds.iter().copied());
-                        changes.extend(summary.changes.iter().copied());
-                    }
-                    (binds, changes)
-                };
                 let root = if is_def {
                     marked.map(Reason::Marked)
                 } else {
-                    root_of(cell_facts, unit, &called).or(marked.map(Reason::Marked))
+                    root_of(cell_facts, unit, &called(unit, summaries))
+                        .or(marked.map(Reason::Marked))
                 };
                 nodes.push(Node {
                     cell: index,
@@ -339,13 +328,9 @@ impl<'a> Graph<'a> {
                         line: unit.first_line + cell.line_offset,
                     },
                     is_def,
-                    reads: unit
-                        .loaded
-                        .union(&unit.builtins_read)
-                        .map(String::as_str)
-                        .collect(),
-                    binds,
-                    changes,
+                    reads: BTreeSet::new(),
+                    binds: BTreeSet::new(),
+                    changes: BTreeSet::new(),
                     root,
                     tied: Vec::new(),
                 });
@@ -384,6 +369,29 @@ impl<'a> Graph<'a> {
         Graph {
             nodes,
             initial_until,
+        }
+    }
+
+    /// What every statement reads, binds and changes, the called notebook functions' binds
+    /// and changes included.
+    fn add_flow(&mut self, summaries: &BTreeMap<&str, Summary<'a>>) {
+        for node in &mut self.nodes {
+            let unit = node.unit;
+            node.reads = unit
+                .loaded
+                .union(&unit.builtins_read)
+                .map(String::as_str)
+                .collect();
+            if node.is_def {
+                node.binds = unit.defines_functions.iter().map(String::as_str).collect();
+                continue;
+            }
+            node.binds = unit.bound.iter().map(String::as_str).collect();
+            node.changes = unit.mutated.iter().map(String::as_str).collect();
+            for (_, summary) in called(unit, summaries) {
+                node.binds.extend(summary.binds.iter().copied());
+                node.changes.extend(summary.changes.iter().copied());
+            }
         }
     }
 
@@ -474,6 +482,18 @@ impl<'a> Graph<'a> {
         }
         kept
     }
+}
+
+/// The notebook functions `unit` calls, with what calling each does.
+fn called<'s, 'a>(
+    unit: &Unit,
+    summaries: &'s BTreeMap<&str, Summary<'a>>,
+) -> Vec<(&'s str, &'s Summary<'a>)> {
+    unit.calls
+        .iter()
+        .filter_map(|name| summaries.get_key_value(name.as_str()))
+        .map(|(name, summary)| (*name, summary))
+        .collect()
 }
 
 /// Why a statement (not a `def`) must run on its own account.
