@@ -1,6 +1,6 @@
 //! Work on a notebook's cells spread over the machine's cores, for the passes where each cell
-//! stands alone (cleaning its magics, parsing it): the results come back in the cells' order,
-//! so what follows cannot tell it from a loop.
+//! stands alone (cleaning its magics, parsing it) and for rendering the files: the results
+//! come back in the items' order, so what follows cannot tell it from a loop.
 
 use std::num::NonZeroUsize;
 use std::thread;
@@ -17,55 +17,147 @@ const MAX_THREADS: usize = 4;
 /// only touched as used) is the margin that keeps a debug build within them too.
 pub const STACK_BYTES: usize = 256 * 1024 * 1024;
 
+/// How many threads `items` items weighing `size` in all are worth, the calling one included.
+fn threads_for(items: usize, size: usize) -> usize {
+    if size < 2 * WORTH_A_THREAD {
+        return 1;
+    }
+    thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min(MAX_THREADS)
+        .min(size / WORTH_A_THREAD)
+        .min(items)
+}
+
 /// `work` of every item, in the items' order. When `size` (what the items weigh, in whatever
-/// unit `WORTH_A_THREAD` is compared with) is large enough, the items are split into one
-/// contiguous run per core, each run on a thread of its own; otherwise, or when no thread can
-/// be started, all run on the calling thread.
+/// unit `WORTH_A_THREAD` is compared with) is large enough, threads up to one per core take
+/// the items one at a time, the next unclaimed one each time, so that a few heavy items end
+/// up on different threads; otherwise, or when no thread can be started, all run on the
+/// calling thread.
 pub fn map_in_order<'a, T, R, F>(items: &'a [T], size: usize, work: F) -> Vec<R>
 where
     T: Sync,
     R: Send,
     F: Fn(&'a T) -> R + Sync,
 {
-    let threads = if size < 2 * WORTH_A_THREAD {
-        1
-    } else {
-        thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .min(MAX_THREADS)
-            .min(size / WORTH_A_THREAD)
-            .min(items.len())
-    };
+    let threads = threads_for(items.len(), size);
     if threads <= 1 {
         return items.iter().map(&work).collect();
     }
-    let run = items.len().div_ceil(threads);
-    let work = &work;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take_items = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(index) else {
+                return done;
+            };
+            done.push((index, work(item)));
+        }
+    };
+    let take_items = &take_items;
     thread::scope(|scope| {
-        let (first, rest) = items.split_at(run.min(items.len()));
-        // The calling thread takes the first run; a run whose thread cannot start is done here
-        // too, after it.
-        let spawned: Vec<Result<_, &'a [T]>> = rest
-            .chunks(run)
-            .map(|chunk| {
+        let spawned: Vec<_> = (1..threads)
+            .filter_map(|_| {
                 thread::Builder::new()
                     .stack_size(STACK_BYTES)
-                    .spawn_scoped(scope, move || chunk.iter().map(work).collect::<Vec<R>>())
-                    .map_err(|_| chunk)
+                    .spawn_scoped(scope, take_items)
+                    .ok()
             })
             .collect();
-        let mut results: Vec<R> = first.iter().map(work).collect();
+        // The calling thread takes items too; if no thread started, it takes them all.
+        let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
+        for (index, result) in take_items() {
+            results[index] = Some(result);
+        }
         for handle in spawned {
-            match handle {
-                Ok(handle) => match handle.join() {
-                    Ok(done) => results.extend(done),
-                    // A panic in the work is the work's bug: it surfaces as it would in a loop.
-                    Err(panic) => std::panic::resume_unwind(panic),
-                },
-                Err(chunk) => results.extend(chunk.iter().map(work)),
+            match handle.join() {
+                Ok(done) => {
+                    for (index, result) in done {
+                        results[index] = Some(result);
+                    }
+                }
+                // A panic in the work is the work's bug: it surfaces as it would in a loop.
+                Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        results
+        results.into_iter().flatten().collect()
+    })
+}
+
+/// `produce` of every item, in the items' order, while the calling thread hands each result to
+/// `consume` in that order as soon as it and every one before it are there: a pass that must
+/// go from item to item (each cell inheriting what the cells before it leave) runs alongside
+/// the work that readies the items. Helper threads (when `size` is worth them, as for
+/// [`map_in_order`]) take items from the front; the calling thread consumes, and whenever the
+/// next result is not ready, it takes the next unclaimed item itself rather than wait.
+pub fn produce_and_consume_in_order<'a, T, P, F, C>(
+    items: &'a [T],
+    size: usize,
+    produce: F,
+    mut consume: C,
+) -> Vec<P>
+where
+    T: Sync,
+    P: Send,
+    F: Fn(&'a T) -> P + Sync,
+    C: FnMut(&P),
+{
+    let helpers = threads_for(items.len(), size).saturating_sub(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let claim = || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let produce = &produce;
+    thread::scope(|scope| {
+        let (sender, ready) = std::sync::mpsc::channel::<(usize, P)>();
+        let handles: Vec<_> = (0..helpers)
+            .filter_map(|_| {
+                let sender = sender.clone();
+                let claim = &claim;
+                thread::Builder::new()
+                    .stack_size(STACK_BYTES)
+                    .spawn_scoped(scope, move || loop {
+                        let index = claim();
+                        let Some(item) = items.get(index) else { break };
+                        if sender.send((index, produce(item))).is_err() {
+                            break;
+                        }
+                    })
+                    .ok()
+            })
+            .collect();
+        // Only the helpers hold senders now: a closed channel means every one has stopped.
+        drop(sender);
+        let mut results: Vec<Option<P>> = items.iter().map(|_| None).collect();
+        for index in 0..items.len() {
+            while results[index].is_none() {
+                if let Ok((done, result)) = ready.try_recv() {
+                    results[done] = Some(result);
+                    continue;
+                }
+                let claimed = claim();
+                if let Some(item) = items.get(claimed) {
+                    results[claimed] = Some(produce(item));
+                    continue;
+                }
+                match ready.recv() {
+                    Ok((done, result)) => results[done] = Some(result),
+                    // A helper stopped without sending what it claimed: it panicked, and the
+                    // panic surfaces here as it would in a loop.
+                    Err(_) => {
+                        for handle in handles {
+                            if let Err(panic) = handle.join() {
+                                std::panic::resume_unwind(panic);
+                            }
+                        }
+                        unreachable!("every claimed item is sent unless its helper panics");
+                    }
+                }
+            }
+            if let Some(result) = &results[index] {
+                consume(result);
+            }
+        }
+        results.into_iter().flatten().collect()
     })
 }
 
@@ -128,6 +220,66 @@ mod tests {
         let distinct: std::collections::HashSet<_> = ids.into_iter().collect();
         let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
         assert_eq!(distinct.len(), cores.min(MAX_THREADS));
+    }
+
+    #[test]
+    fn items_are_consumed_in_order_as_they_are_produced_on_several_threads() {
+        let items: Vec<usize> = (0..500).collect();
+        let mut consumed = Vec::new();
+        let produced = produce_and_consume_in_order(
+            &items,
+            100 * WORTH_A_THREAD,
+            |i| (i * i, std::thread::current().id()),
+            |(square, _)| consumed.push(*square),
+        );
+        let squares: Vec<usize> = items.iter().map(|i| i * i).collect();
+        assert_eq!(consumed, squares);
+        assert_eq!(
+            produced.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            squares
+        );
+        let caller = std::thread::current().id();
+        assert!(
+            produced.iter().any(|(_, on)| *on == caller),
+            "the consuming thread produces too"
+        );
+    }
+
+    #[test]
+    fn a_small_pass_is_produced_and_consumed_on_the_calling_thread() {
+        let caller = std::thread::current().id();
+        let mut consumed = 0;
+        let produced = produce_and_consume_in_order(
+            &[1, 2, 3],
+            0,
+            |_| std::thread::current().id(),
+            |_| consumed += 1,
+        );
+        assert_eq!(consumed, 3);
+        assert!(produced.iter().all(|id| *id == caller));
+    }
+
+    #[test]
+    fn a_panic_while_producing_on_a_helper_reaches_the_caller() {
+        let items: Vec<usize> = (0..64).collect();
+        let caller = std::thread::current().id();
+        let outcome = std::panic::catch_unwind(|| {
+            produce_and_consume_in_order(
+                &items,
+                100 * WORTH_A_THREAD,
+                |i| {
+                    if std::thread::current().id() != caller {
+                        panic!("helper failed on {i}");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    *i
+                },
+                |_| {},
+            )
+        });
+        if thread::available_parallelism().map_or(1, NonZeroUsize::get) > 1 {
+            assert!(outcome.is_err());
+        }
     }
 
     #[test]

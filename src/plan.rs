@@ -539,15 +539,59 @@ enum PassInput<'c> {
 const KEPT_TREES_CODE_BYTES: usize = 256 * 1024;
 
 impl<'c> PassInput<'c> {
-    fn new(cells: &'c [ExtractedCell]) -> PassInput<'c> {
+    /// The cells as later passes take them, and the first pass's results. Unless there is a
+    /// lot of code, each cell is parsed once, spread over the cores, while the calling thread
+    /// analyzes the cells in order as their trees come.
+    fn first_pass(
+        cells: &'c [ExtractedCell],
+        parameters: &Arc<python::values::ParameterValues>,
+    ) -> (PassInput<'c>, Vec<PassResult>) {
         let code: usize = cells.iter().map(|cell| cell.code.len()).sum();
         if code > KEPT_TREES_CODE_BYTES {
-            return PassInput::Sources(cells);
+            let input = PassInput::Sources(cells);
+            let results = analyze_pass(&input, parameters);
+            return (input, results);
         }
-        // Each cell parses on its own: spread over the cores, in the cells' order.
-        PassInput::Parsed(crate::parallel::map_in_order(cells, code, |cell| {
-            python::ParsedCell::parse(&cell.code)
-        }))
+        let mut pass = Pass::new(parameters);
+        let mut results = Vec::with_capacity(cells.len());
+        let parsed = crate::parallel::produce_and_consume_in_order(
+            cells,
+            code,
+            |cell| python::ParsedCell::parse(&cell.code),
+            |parsed| results.push(pass.analyze(parsed.as_ref())),
+        );
+        (PassInput::Parsed(parsed), results)
+    }
+}
+
+/// What a pass says of one cell: its facts, or why it is not Python.
+type PassResult = Result<ModuleFacts, python::SyntaxError>;
+
+/// One analysis pass over the cells in order, each inheriting what the ones before it leave.
+struct Pass<'p> {
+    parameters: &'p Arc<python::values::ParameterValues>,
+    inherited: python::Inherited,
+}
+
+impl<'p> Pass<'p> {
+    fn new(parameters: &'p Arc<python::values::ParameterValues>) -> Pass<'p> {
+        Pass {
+            parameters,
+            inherited: python::Inherited {
+                parameters: Arc::clone(parameters),
+                ..python::Inherited::default()
+            },
+        }
+    }
+
+    /// The next cell's facts; a cell that is not Python passes on what it inherited.
+    fn analyze(
+        &mut self,
+        parsed: Result<&python::ParsedCell<'_>, &python::SyntaxError>,
+    ) -> PassResult {
+        let facts = python::analyze_parsed(parsed.map_err(Clone::clone)?, &self.inherited);
+        self.inherited = python::Inherited::after(&facts, self.parameters);
+        Ok(facts)
     }
 }
 
@@ -555,34 +599,22 @@ impl<'c> PassInput<'c> {
 fn analyze_pass(
     cells: &PassInput<'_>,
     parameters: &Arc<python::values::ParameterValues>,
-) -> Vec<Result<ModuleFacts, python::SyntaxError>> {
-    let mut inherited = python::Inherited {
-        parameters: Arc::clone(parameters),
-        ..python::Inherited::default()
-    };
-    let mut analyze = |parsed: Result<&python::ParsedCell<'_>, &python::SyntaxError>| {
-        let result = match parsed {
-            Ok(parsed) => Ok(python::analyze_parsed(parsed, &inherited)),
-            Err(error) => Err(error.clone()),
-        };
-        if let Ok(facts) = &result {
-            inherited = python::Inherited::after(facts, parameters);
-        }
-        result
-    };
+) -> Vec<PassResult> {
+    let mut pass = Pass::new(parameters);
     match cells {
-        PassInput::Parsed(parsed) => parsed.iter().map(|cell| analyze(cell.as_ref())).collect(),
+        PassInput::Parsed(parsed) => parsed
+            .iter()
+            .map(|cell| pass.analyze(cell.as_ref()))
+            .collect(),
         PassInput::Sources(cells) => cells
             .iter()
-            .map(|cell| analyze(python::ParsedCell::parse(&cell.code).as_ref()))
+            .map(|cell| pass.analyze(python::ParsedCell::parse(&cell.code).as_ref()))
             .collect(),
     }
 }
 
 /// What the notebook's functions are called with, from every call site of every cell.
-fn parameter_values(
-    results: &[Result<ModuleFacts, python::SyntaxError>],
-) -> python::values::ParameterValues {
+fn parameter_values(results: &[PassResult]) -> python::values::ParameterValues {
     let facts = results.iter().flatten();
     let params: BTreeMap<String, Vec<String>> = facts
         .clone()
@@ -724,8 +756,7 @@ fn analyze_cells(
     let code_bytes: usize = cells.iter().map(|cell| cell.code.len()).sum();
     let results = {
         // Each cell is parsed once for all the looks below, unless there is a lot of code.
-        let parsed = PassInput::new(cells);
-        let mut results = analyze_pass(&parsed, &parameters);
+        let (parsed, mut results) = PassInput::first_pass(cells, &parameters);
         // More looks once the call sites are known, so a helper `def save(obj, path)` knows
         // the paths it is called with; each look reaches one more level of helpers calling
         // helpers.
@@ -751,11 +782,12 @@ fn analyze_cells(
         unparsed: Vec::new(),
         unparsed_text: Vec::new(),
     };
-    let mut previous = python::Inherited::default();
+    // The facts of the latest cell that parsed, whose state a cell left out passes on.
+    let mut previous: Option<usize> = None;
     for (cell, result) in cells.iter_mut().zip(results) {
         match result {
             Ok(facts) => {
-                previous = python::Inherited::after(&facts, &parameters);
+                previous = Some(analysis.facts.len());
                 analysis.facts.push(facts);
             }
             Err(error) => {
@@ -778,10 +810,14 @@ fn analyze_cells(
                 analysis.unparsed.push((cell.cell.clone(), reason));
                 // The cell stays in notebook.py as comments, so line numbers still map.
                 cell.code = module::commented_out(&cell.code, "not valid Python");
+                let passed_on = match previous {
+                    Some(index) => python::Inherited::after(&analysis.facts[index], &parameters),
+                    None => python::Inherited::default(),
+                };
                 analysis.facts.push(ModuleFacts {
-                    aliases: previous.aliases.clone(),
-                    bindings: previous.bindings.clone(),
-                    held: previous.held.clone(),
+                    aliases: passed_on.aliases,
+                    bindings: passed_on.bindings,
+                    held: passed_on.held,
                     ..ModuleFacts::default()
                 });
             }

@@ -332,24 +332,24 @@ pub fn render(plan: &ServicePlan, templates: &Templates) -> Result<Vec<OutputFil
     context
         .try_insert("service", &view)
         .context("preparing the template context")?;
-    let mut files = Vec::new();
-    for (template, path) in OUTPUTS {
-        let text = templates.render(template, &context)?;
-        files.push(OutputFile {
-            path: path.to_string(),
-            content: Content::Text(text),
-        });
-    }
+    let mut rendered = OUTPUTS.to_vec();
     // Only a service with credentials or a `.env` of the notebook's has variables to list.
     if view_needs_env_example(plan) {
-        let text = templates.render("env.example", &context)?;
+        rendered.push(("env.example", ENV_EXAMPLE));
+    }
+    // The context holds a copy of every cell's code, which `notebook.py` and the README show:
+    // a big notebook's files are rendered on several cores.
+    let code_bytes = plan.cells.iter().map(|cell| cell.code.len()).sum();
+    let texts = crate::parallel::map_in_order(&rendered, code_bytes, |(template, _)| {
+        templates.render(template, &context)
+    });
+    let mut files = Vec::new();
+    for ((_, path), text) in rendered.iter().zip(texts) {
         files.push(OutputFile {
-            path: ENV_EXAMPLE.to_string(),
-            content: Content::Text(text),
+            path: path.to_string(),
+            content: Content::Text(text?),
         });
     }
-    // The context holds a copy of every cell's code.
-    let code_bytes = plan.cells.iter().map(|cell| cell.code.len()).sum();
     crate::parallel::drop_in_background((context, view), code_bytes);
     files.extend(crate::deploy::files(plan)?);
     let shipped = runtime::modules_for(plan);

@@ -465,12 +465,41 @@ fn cells_parsed_once_or_on_every_pass_give_the_same_facts() {
         &Arc::default(),
     )));
     assert!(parameters.contains_key("save"), "{parameters:?}");
-    let parsed_once = PassInput::new(&cells);
+    let (parsed_once, first) = PassInput::first_pass(&cells, &Arc::default());
     assert!(matches!(parsed_once, PassInput::Parsed(_)));
+    assert_eq!(
+        first,
+        analyze_pass(&PassInput::Sources(&cells), &Arc::default()),
+        "the first pass, run as the cells are parsed"
+    );
     for pass_parameters in [Arc::default(), parameters] {
         assert_eq!(
             analyze_pass(&parsed_once, &pass_parameters),
             analyze_pass(&PassInput::Sources(&cells), &pass_parameters)
         );
     }
+}
+
+#[test]
+fn a_big_notebook_analyzed_as_it_is_parsed_gives_the_facts_of_a_loop() {
+    let mut sources = Vec::new();
+    for i in 0..700 {
+        sources.push(format!(
+            "import joblib as jl{i}\nDATA_{i} = 'data/part_{i}.csv'\nframe_{i} = open(DATA_{i}).read()"
+        ));
+        sources.push(format!("def step_{i}(x):\n    return jl{i}.load(x)"));
+    }
+    let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let cells = extract(&notebook(&sources)).unwrap().cells;
+    let code: usize = cells.iter().map(|cell| cell.code.len()).sum();
+    assert!(
+        (2 * crate::parallel::WORTH_A_THREAD..=KEPT_TREES_CODE_BYTES).contains(&code),
+        "{code} bytes: enough for helper threads, little enough to keep the trees"
+    );
+    let (parsed, first) = PassInput::first_pass(&cells, &Arc::default());
+    assert!(matches!(parsed, PassInput::Parsed(_)));
+    assert_eq!(
+        first,
+        analyze_pass(&PassInput::Sources(&cells), &Arc::default())
+    );
 }
