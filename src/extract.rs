@@ -23,6 +23,7 @@ use crate::diagnostics::line_column;
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::notebook::{Cell, CellKind, Notebook};
 use crate::parallel;
+use crate::python::CleanedTree;
 use crate::requirements::parse_install;
 
 /// What a person can say about a cell, by tag or by a first-line comment `# nb2svc: WORD`.
@@ -47,6 +48,10 @@ pub struct ExtractedCell {
     /// Lines of the notebook cell above `code` (1 when a `%%time` header was removed).
     pub line_offset: usize,
     pub directives: Directives,
+    /// The tree of the IPython-syntax parse that cleaned the cell, when it stands for `code`
+    /// too (see [`CleanedTree`]) and the notebook's code is small enough to keep every cell's.
+    #[serde(skip)]
+    pub tree: Option<CleanedTree>,
 }
 
 /// A requirement stated in the notebook by `%pip install`, `!pip install` or `%conda install`.
@@ -175,15 +180,16 @@ pub fn extract(notebook: &Notebook) -> Result<Extraction> {
     // Each cell is extracted on its own, so the cells can be spread over the cores; the first
     // error in the notebook's order is the one reported, as in a loop.
     let code: usize = cells.iter().map(|cell| cell.source.len()).sum();
+    let keep_trees = code <= crate::python::KEPT_TREES_CODE_BYTES;
     let mut out = Extraction::default();
-    for cell in parallel::map_in_order(&cells, code, |cell| extract_cell(cell)) {
+    for cell in parallel::map_in_order(&cells, code, |cell| extract_cell(cell, keep_trees)) {
         out.append(cell?);
     }
     Ok(out)
 }
 
-/// What one code cell gives.
-fn extract_cell(cell: &Cell) -> Result<Extraction> {
+/// What one code cell gives; with `keep_tree`, its code's syntax tree when cleaning gives one.
+fn extract_cell(cell: &Cell, keep_tree: bool) -> Result<Extraction> {
     let mut out = Extraction::default();
     let source = cell.source.replace("\r\n", "\n");
     let reference = cell.reference.clone();
@@ -219,12 +225,13 @@ fn extract_cell(cell: &Cell) -> Result<Extraction> {
             too_deep.message
         );
     }
-    let code = clean_line_escapes(body, &reference, line_offset, &mut out)?;
+    let (code, tree) = clean_line_escapes(body, &reference, line_offset, &mut out)?;
     out.cells.push(ExtractedCell {
         cell: reference,
         code,
         line_offset,
         directives,
+        tree: tree.filter(|_| keep_tree),
     });
     Ok(out)
 }
@@ -442,18 +449,19 @@ fn parse_guarded(
     parsed.ok()
 }
 
-/// Replaces each line magic, shell escape and help request in `body` with plain Python.
+/// Replaces each line magic, shell escape and help request in `body` with plain Python; with
+/// the parse's tree when it stands for the result too (see [`CleanedTree`]).
 fn clean_line_escapes(
     body: &str,
     cell: &CellRef,
     line_offset: usize,
     out: &mut Extraction,
-) -> Result<String> {
+) -> Result<(String, Option<CleanedTree>)> {
     let Some(Ok(parsed)) = parse_guarded(body) else {
         // Not Python even with IPython syntax (prose, Python 2): kept as it is, so that planning
         // leaves it out with a warning naming cell, line and column, or refuses it when the
         // service needs it or --strict is given.
-        return Ok(body.to_string());
+        return Ok((body.to_string(), None));
     };
     let mut collector = EscapeCollector::default();
     if let Some(module) = parsed.syntax().as_module() {
@@ -463,10 +471,14 @@ fn clean_line_escapes(
     let mut last = 0;
     let mut escapes = collector.escapes;
     escapes.sort_by_key(|e| e.range.start());
+    // Whether each escape became a `pass` placeholder on its own line, so the tree still fits.
+    let mut tree_fits = true;
+    let mut replaced = Vec::new();
     for escape in escapes {
         let start = escape.range.start().to_usize();
         let end = escape.range.end().to_usize();
         if start < last {
+            tree_fits = false;
             continue; // nested inside an escape already replaced
         }
         let text = &body[start..end];
@@ -476,6 +488,10 @@ fn clean_line_escapes(
             line,
         };
         let replacement = replace_escape(&escape, text, location, out);
+        tree_fits &= escape.is_statement
+            && !text.contains('\n')
+            && replacement.starts_with(PLACEHOLDER_PREFIX);
+        replaced.push(escape.range);
         code.push_str(&body[last..start]);
         code.push_str(&replacement);
         // Keep the cell's line numbering when a command ran over several lines.
@@ -483,8 +499,19 @@ fn clean_line_escapes(
         last = end;
     }
     code.push_str(&body[last..]);
-    Ok(code)
+    let tree = match parsed.into_syntax() {
+        ruff_python_ast::Mod::Module(module) if tree_fits => Some(CleanedTree {
+            escaped_source: (code != body).then(|| body.to_string()),
+            escapes: replaced,
+            module,
+        }),
+        _ => None,
+    };
+    Ok((code, tree))
 }
+
+/// How the plain-Python stand-in for an escape that does nothing in the service begins.
+pub const PLACEHOLDER_PREFIX: &str = "pass  # nb2svc: ";
 
 /// The plain-Python text that takes the place of one escape command, on a single line.
 fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Extraction) -> String {
@@ -514,7 +541,7 @@ fn replace_escape(escape: &Escape, text: &str, location: Location, out: &mut Ext
     }
     let placeholder = |what: &str| {
         format!(
-            "pass  # nb2svc: {what} `{}`",
+            "{PLACEHOLDER_PREFIX}{what} `{}`",
             crate::escape::python_comment(&one_line.replace('\n', " "))
         )
     };

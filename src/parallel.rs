@@ -213,23 +213,45 @@ mod tests {
     #[test]
     fn work_spread_over_threads_runs_on_more_than_one() {
         let items: Vec<usize> = (0..64).collect();
+        let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let expected = cores.min(MAX_THREADS);
+        // Each thread holds its first item until every thread has one, so that none can take
+        // all the items before the others start.
+        let started = std::sync::Mutex::new(std::collections::HashSet::new());
         let ids = map_in_order(&items, 100 * WORTH_A_THREAD, |_| {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            std::thread::current().id()
+            let on = std::thread::current().id();
+            if started.lock().unwrap().insert(on) {
+                while started.lock().unwrap().len() < expected {
+                    std::thread::yield_now();
+                }
+            }
+            on
         });
         let distinct: std::collections::HashSet<_> = ids.into_iter().collect();
-        let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        assert_eq!(distinct.len(), cores.min(MAX_THREADS));
+        assert_eq!(distinct.len(), expected);
     }
 
     #[test]
     fn items_are_consumed_in_order_as_they_are_produced_on_several_threads() {
-        let items: Vec<usize> = (0..500).collect();
+        let items: Vec<usize> = (0..200).collect();
         let mut consumed = Vec::new();
+        let caller = std::thread::current().id();
+        // Helpers hold on to their first item until the caller has produced one: the caller
+        // finds its next result missing and takes an item itself, however the threads run.
+        let caller_produced = std::sync::atomic::AtomicBool::new(false);
         let produced = produce_and_consume_in_order(
             &items,
             100 * WORTH_A_THREAD,
-            |i| (i * i, std::thread::current().id()),
+            |i| {
+                let on = std::thread::current().id();
+                if on == caller {
+                    caller_produced.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                while !caller_produced.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                (i * i, on)
+            },
             |(square, _)| consumed.push(*square),
         );
         let squares: Vec<usize> = items.iter().map(|i| i * i).collect();
@@ -238,7 +260,6 @@ mod tests {
             produced.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
             squares
         );
-        let caller = std::thread::current().id();
         assert!(
             produced.iter().any(|(_, on)| *on == caller),
             "the consuming thread produces too"
@@ -261,25 +282,32 @@ mod tests {
 
     #[test]
     fn a_panic_while_producing_on_a_helper_reaches_the_caller() {
+        if thread::available_parallelism().map_or(1, NonZeroUsize::get) < 2 {
+            return; // one core: no helper, nothing to test
+        }
         let items: Vec<usize> = (0..64).collect();
         let caller = std::thread::current().id();
-        let outcome = std::panic::catch_unwind(|| {
+        // The caller waits for a helper to fail before it produces anything, so that the
+        // helper's item is one the caller needs.
+        let helper_failed = std::sync::atomic::AtomicBool::new(false);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             produce_and_consume_in_order(
                 &items,
                 100 * WORTH_A_THREAD,
                 |i| {
                     if std::thread::current().id() != caller {
+                        helper_failed.store(true, std::sync::atomic::Ordering::SeqCst);
                         panic!("helper failed on {i}");
                     }
-                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    while !helper_failed.load(std::sync::atomic::Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
                     *i
                 },
                 |_| {},
             )
-        });
-        if thread::available_parallelism().map_or(1, NonZeroUsize::get) > 1 {
-            assert!(outcome.is_err());
-        }
+        }));
+        assert!(outcome.is_err());
     }
 
     #[test]

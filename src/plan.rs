@@ -532,11 +532,7 @@ enum PassInput<'c> {
     Sources(&'c [ExtractedCell]),
 }
 
-/// Most code the trees of every cell are kept for between passes. A heuristic bound on memory:
-/// the trees (with the names and units kept beside them) took 29 bytes per byte of code on
-/// make_big.py's benchmark notebook (3.5 MiB for 123 kB), so this keeps them under about
-/// 8 MiB; a notebook with more code is parsed again on each pass, slower but no bigger.
-const KEPT_TREES_CODE_BYTES: usize = 256 * 1024;
+use python::KEPT_TREES_CODE_BYTES;
 
 impl<'c> PassInput<'c> {
     /// The cells as later passes take them, and the first pass's results. Unless there is a
@@ -557,7 +553,7 @@ impl<'c> PassInput<'c> {
         let parsed = crate::parallel::produce_and_consume_in_order(
             cells,
             code,
-            |cell| python::ParsedCell::parse(&cell.code),
+            |cell| python::ParsedCell::of_cleaned(&cell.code, cell.tree.as_ref()),
             |parsed| results.push(pass.analyze(parsed.as_ref())),
         );
         (PassInput::Parsed(parsed), results)
@@ -608,7 +604,11 @@ fn analyze_pass(
             .collect(),
         PassInput::Sources(cells) => cells
             .iter()
-            .map(|cell| pass.analyze(python::ParsedCell::parse(&cell.code).as_ref()))
+            .map(|cell| {
+                pass.analyze(
+                    python::ParsedCell::of_cleaned(&cell.code, cell.tree.as_ref()).as_ref(),
+                )
+            })
             .collect(),
     }
 }
@@ -654,7 +654,7 @@ fn left_out_statements(
                 .get(statement.first_line.saturating_sub(1))
                 .map_or("", |l| l.trim());
             // nb2svc's own stand-in for a magic is listed with what was dropped already.
-            if first.starts_with("pass  # nb2svc:") {
+            if first.starts_with(crate::extract::PLACEHOLDER_PREFIX.trim_end()) {
                 continue;
             }
             listed.push((
@@ -768,13 +768,16 @@ fn analyze_cells(
             parameters = Arc::new(called_with);
             results = analyze_pass(&parsed, &parameters);
         }
-        if let PassInput::Parsed(parsed) = parsed {
-            let owned: Vec<_> = parsed
+        let owned: Vec<_> = match parsed {
+            PassInput::Parsed(parsed) => parsed
                 .into_iter()
                 .map(|cell| cell.map(python::ParsedCell::into_owned))
-                .collect();
-            crate::parallel::drop_in_background(owned, code_bytes);
-        }
+                .collect(),
+            PassInput::Sources(_) => Vec::new(),
+        };
+        // The trees kept from cleaning the cells are done with too: the code changes from here.
+        let trees: Vec<_> = cells.iter_mut().map(|cell| cell.tree.take()).collect();
+        crate::parallel::drop_in_background((owned, trees), code_bytes);
         results
     };
     let mut analysis = Analysis {

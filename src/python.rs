@@ -305,7 +305,7 @@ pub fn analyze_with(source: &str, inherited: &Inherited) -> Result<ModuleFacts, 
 pub struct ParsedCell<'s> {
     source: &'s str,
     /// The tree alone: the parser's tokens are dropped, they are as big again.
-    module: ruff_python_ast::ModModule,
+    module: Tree<'s>,
     lines: LineIndex<'s>,
     names: scope::Names,
     /// Each top-level statement's own names, for its unit.
@@ -318,11 +318,77 @@ pub struct ParsedCell<'s> {
     /// The statement units of the latest look and the aliases they were found with: the units
     /// depend on nothing else, so a look with the same aliases reuses them.
     units: std::cell::RefCell<Option<UnitsFor>>,
+    /// For a tree kept from cleaning, in the cell as written: its offsets moved to the code's.
+    relocation: Option<Relocation>,
+}
+
+/// Most code whose cells' syntax trees are all kept at once, between extraction and the
+/// analysis passes. A heuristic bound on memory: the trees (with the names and units kept
+/// beside them) took 29 bytes per byte of code on make_big.py's benchmark notebook (3.5 MiB
+/// for 123 kB), so this keeps them under about 8 MiB; a notebook with more code is parsed
+/// again on each pass, slower but no bigger.
+pub const KEPT_TREES_CODE_BYTES: usize = 256 * 1024;
+
+/// The syntax tree of a cell's IPython-syntax parse, which cleaning the cell needs anyway,
+/// kept so that analysis does not parse the cleaned code again. It stands for the cleaned code
+/// when every IPython escape in the cell was a statement on a line of its own that became a
+/// `pass` placeholder on that line: every other line is the same text, so the lines, the
+/// names, the values and every text the analysis takes from the tree are the cleaned code's,
+/// and an escape statement, like the `pass` it became, binds, reads and does nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanedTree {
+    /// The text the tree's byte offsets are in: the cell as written, when escapes were
+    /// replaced; `None` when cleaning changed nothing and the tree is the code's own.
+    pub escaped_source: Option<String>,
+    /// Where each escape statement is in `escaped_source`, now a `pass` at the same place.
+    pub escapes: Vec<TextRange>,
+    pub module: ruff_python_ast::ModModule,
+}
+
+/// Byte offsets in a cell as written moved to its cleaned code: line for line, since every
+/// line but an escape's is the same text in both, and the end of an escape to the end of the
+/// `pass` it became.
+struct Relocation {
+    from: Vec<usize>,
+    to: Vec<usize>,
+    escapes: Vec<TextRange>,
+}
+
+impl Relocation {
+    fn offset(&self, offset: usize) -> usize {
+        let line = self.from.partition_point(|&start| start <= offset).max(1);
+        let moved = |at: usize| {
+            self.to
+                .get(line - 1)
+                .map_or(at, |start| start + (at - self.from[line - 1]))
+        };
+        match self.escapes.iter().find(|e| e.end().to_usize() == offset) {
+            Some(escape) => moved(escape.start().to_usize()) + "pass".len(),
+            None => moved(offset),
+        }
+    }
+}
+
+/// A cell's tree: parsed for the analysis, or kept from cleaning the cell.
+enum Tree<'s> {
+    Parsed(ruff_python_ast::ModModule),
+    Kept(&'s ruff_python_ast::ModModule),
+}
+
+impl std::ops::Deref for Tree<'_> {
+    type Target = ruff_python_ast::ModModule;
+
+    fn deref(&self) -> &ruff_python_ast::ModModule {
+        match self {
+            Tree::Parsed(module) => module,
+            Tree::Kept(module) => module,
+        }
+    }
 }
 
 /// The bulk of a [`ParsedCell`], held only to be freed.
 pub struct OwnedParts {
-    _module: ruff_python_ast::ModModule,
+    _module: Option<ruff_python_ast::ModModule>,
     _names: scope::Names,
     _statement_names: Vec<scope::Names>,
     _units: Option<UnitsFor>,
@@ -338,11 +404,50 @@ impl<'s> ParsedCell<'s> {
         let module = parse_module(source)
             .map_err(|err| syntax_error(source, &err))?
             .into_syntax();
+        Ok(Self::of_tree(source, Tree::Parsed(module)))
+    }
+
+    /// The cleaned `code` of a cell, from the tree kept when cleaning it when there is one
+    /// (its nesting was checked then), else parsed.
+    pub fn of_cleaned(
+        code: &'s str,
+        kept: Option<&'s CleanedTree>,
+    ) -> Result<ParsedCell<'s>, SyntaxError> {
+        let Some(kept) = kept else {
+            return Self::parse(code);
+        };
+        let Some(escaped) = kept.escaped_source.as_deref() else {
+            return Ok(Self::of_tree(code, Tree::Kept(&kept.module)));
+        };
+        let mut cell = Self::of_tree(escaped, Tree::Kept(&kept.module));
+        let relocation = Relocation {
+            from: cell.lines.starts.clone(),
+            to: line_starts(code),
+            escapes: kept.escapes.clone(),
+        };
+        for guard in &mut cell.main_guards {
+            *guard = (relocation.offset(guard.0), relocation.offset(guard.1));
+        }
+        cell.relocation = Some(relocation);
+        Ok(cell)
+    }
+
+    /// Moves the byte offsets of `calls`, found in this cell's tree, to its cleaned code.
+    fn relocate_calls(&self, calls: &mut [PathCall]) {
+        if let Some(relocation) = &self.relocation {
+            for call in calls {
+                call.literal_start = relocation.offset(call.literal_start);
+                call.literal_end = relocation.offset(call.literal_end);
+            }
+        }
+    }
+
+    fn of_tree(source: &'s str, module: Tree<'s>) -> ParsedCell<'s> {
         let lines = LineIndex::new(source);
         let body = &module.body;
         let names = scope::resolve(body);
         let (trains, fitted_names) = facts::trains(body);
-        Ok(ParsedCell {
+        ParsedCell {
             imports: facts::imports(body, &lines),
             functions: facts::functions(body, source, &lines, &names.function_globals),
             main_guards: facts::main_guards(body),
@@ -354,14 +459,18 @@ impl<'s> ParsedCell<'s> {
             source,
             module,
             units: std::cell::RefCell::new(None),
-        })
+            relocation: None,
+        }
     }
 
     /// What the cell owns, without its borrow of the source: its tree and what was found in
     /// it, which can then be freed on another thread ([`crate::parallel::drop_in_background`]).
     pub fn into_owned(self) -> OwnedParts {
         OwnedParts {
-            _module: self.module,
+            _module: match self.module {
+                Tree::Parsed(module) => Some(module),
+                Tree::Kept(_) => None,
+            },
             _names: self.names,
             _statement_names: self.statement_names,
             _units: self.units.into_inner(),
@@ -373,13 +482,19 @@ impl<'s> ParsedCell<'s> {
         match &*cached {
             Some((for_aliases, units)) if for_aliases == aliases => Arc::clone(units),
             _ => {
-                let units: Arc<[Unit]> = units::units(
+                let mut units = units::units(
                     &self.module.body,
                     &self.lines,
                     aliases,
                     &self.statement_names,
-                )
-                .into();
+                );
+                if let Some(relocation) = &self.relocation {
+                    for unit in &mut units {
+                        unit.start = relocation.offset(unit.start);
+                        unit.end = relocation.offset(unit.end);
+                    }
+                }
+                let units: Arc<[Unit]> = units.into();
                 *cached = Some((aliases.clone(), Arc::clone(&units)));
                 units
             }
@@ -399,6 +514,7 @@ pub fn analyze_parsed(cell: &ParsedCell<'_>, inherited: &Inherited) -> ModuleFac
         &inherited.bindings,
         &inherited.parameters,
     );
+    cell.relocate_calls(&mut found.calls);
     units::add_plain_imports(body, &mut found.aliases);
     // The aliases after the cell: a cell imports at its top what its statements use.
     let units = cell.units(&found.aliases);

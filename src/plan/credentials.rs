@@ -38,6 +38,8 @@ pub(super) fn take_out_of_cells(
         match credentials::redact(&cell.code, names) {
             Ok(Some(Redaction { code, credentials })) => {
                 cell.code = code;
+                // The code changed: the tree kept from cleaning it no longer fits.
+                cell.tree = None;
                 found.extend(credentials.into_iter().map(|c| {
                     let line = c.line + cell.line_offset;
                     planned(
@@ -55,6 +57,7 @@ pub(super) fn take_out_of_cells(
             Err(_) => {
                 if let Some(code) = credentials::redact_text(&cell.code) {
                     cell.code = code;
+                    cell.tree = None;
                     warnings.push(Warning::general(format!(
                         "{} is not valid Python and has what looks like a credential: it is blanked in the comments the cell becomes; read it from the environment instead",
                         cell.cell

@@ -503,3 +503,47 @@ fn a_big_notebook_analyzed_as_it_is_parsed_gives_the_facts_of_a_loop() {
         analyze_pass(&PassInput::Sources(&cells), &Arc::default())
     );
 }
+
+#[test]
+fn the_tree_kept_from_cleaning_a_cell_gives_the_facts_of_its_cleaned_code() {
+    let cells = extract(&notebook(&[
+        "import os\nimport joblib",
+        "%matplotlib inline\nMODEL = os.path.join('models', 'm.pkl')\n!ls -la\nx = 1; y = 2",
+        "  # a comment first\n%load_ext autoreload\nif __name__ == '__main__':\n    joblib.dump(x, MODEL)",
+        "%time z = x + 1",
+        "files = !ls\nprint(files)",
+        "!pip install \\\n  scikit-learn",
+        "for i in range(3):\n    %time print(i)\n    !echo {i}",
+    ]))
+    .unwrap()
+    .cells;
+    let kept: Vec<Option<bool>> = cells
+        .iter()
+        .map(|cell| cell.tree.as_ref().map(|t| t.escaped_source.is_some()))
+        .collect();
+    assert_eq!(
+        kept,
+        [Some(false), Some(true), Some(true), None, None, None, None],
+        "a tree is kept when every escape became a `pass` on its own line"
+    );
+    let mut inherited = python::Inherited::default();
+    for cell in &cells {
+        let from_tree = python::ParsedCell::of_cleaned(&cell.code, cell.tree.as_ref()).unwrap();
+        let parsed = python::ParsedCell::parse(&cell.code).unwrap();
+        let facts = python::analyze_parsed(&parsed, &inherited);
+        assert_eq!(
+            python::analyze_parsed(&from_tree, &inherited),
+            facts,
+            "{}",
+            cell.code
+        );
+        inherited = python::Inherited::after(&facts, &Arc::default());
+    }
+    let guarded = &cells[2];
+    let facts = python::analyze_parsed(
+        &python::ParsedCell::of_cleaned(&guarded.code, guarded.tree.as_ref()).unwrap(),
+        &python::Inherited::default(),
+    );
+    let (start, end) = facts.main_guards[0];
+    assert_eq!(&guarded.code[start..end], "__name__ == '__main__'");
+}

@@ -17,6 +17,7 @@ fn notebook(sources: &[&str]) -> (Vec<ExtractedCell>, Vec<ModuleFacts>) {
             code: source.to_string(),
             line_offset: 0,
             directives: Directives::default(),
+            tree: None,
         });
     }
     (cells, facts)
