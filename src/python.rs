@@ -445,13 +445,13 @@ impl<'s> ParsedCell<'s> {
     fn of_tree(source: &'s str, module: Tree<'s>) -> ParsedCell<'s> {
         let lines = LineIndex::new(source);
         let body = &module.body;
-        let names = scope::resolve(body);
+        let (names, statement_names) = scope::resolve_with_statements(body);
         let (trains, fitted_names) = facts::trains(body);
         ParsedCell {
             imports: facts::imports(body, &lines),
             functions: facts::functions(body, source, &lines, &names.function_globals),
             main_guards: facts::main_guards(body),
-            statement_names: units::statement_names(body),
+            statement_names,
             trains,
             fitted_names,
             names,

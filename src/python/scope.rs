@@ -50,6 +50,7 @@ const BUILTINS: &[&str] = &[
 ];
 
 /// The module-level names of one cell.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct Names {
     /// Names bound in the module scope, plus every name declared `global`.
     pub(crate) bound: BTreeSet<String>,
@@ -70,14 +71,57 @@ pub(crate) fn is_builtin(name: &str) -> bool {
 }
 
 /// Resolves the names of a module body.
+#[cfg(test)]
 pub(crate) fn resolve(body: &[Stmt]) -> Names {
-    let mut builder = Builder {
-        scopes: vec![Scope::new(Kind::Module, None, None)],
-        current: 0,
-        declared_global: BTreeSet::new(),
-    };
-    builder.visit_body(body);
-    builder.finish()
+    let mut builder = Builder::walk(body);
+    builder.finish(&mut [])
+}
+
+/// Resolves the names of a module body, and of each of its statements as if it were the body
+/// alone (what `resolve(&body[i..=i])` gives), in one walk: a name's scope depends only on the
+/// statement it is in; only which builtins count as rebound depends on the whole.
+pub(crate) fn resolve_with_statements(body: &[Stmt]) -> (Names, Vec<Names>) {
+    let mut builder = Builder::walk(body);
+    let mut each: Vec<Found> = body.iter().map(|_| Found::default()).collect();
+    let names = builder.finish(&mut each);
+    (names, each.iter().map(Found::owned).collect())
+}
+
+/// Module-level names found, borrowed from the tree: what [`Names`] owns.
+#[derive(Default)]
+struct Found<'a> {
+    bound: BTreeSet<&'a str>,
+    loaded: BTreeSet<&'a str>,
+    function_globals: HashMap<TextSize, BTreeSet<&'a str>>,
+    builtins: BTreeSet<&'a str>,
+}
+
+impl<'a> Found<'a> {
+    /// Files a read that reaches the module scope: a builtin the body does not bind is kept
+    /// apart from the other reads.
+    fn read(&mut self, name: &'a str, owner: Option<TextSize>) {
+        if is_builtin(name) && !self.bound.contains(name) {
+            self.builtins.insert(name);
+            return;
+        }
+        self.loaded.insert(name);
+        if let Some(owner) = owner {
+            self.function_globals.entry(owner).or_default().insert(name);
+        }
+    }
+
+    fn owned(&self) -> Names {
+        Names {
+            bound: owned(&self.bound),
+            loaded: owned(&self.loaded),
+            function_globals: self
+                .function_globals
+                .iter()
+                .map(|(owner, names)| (*owner, owned(names)))
+                .collect(),
+            builtins: owned(&self.builtins),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +144,8 @@ struct Scope<'a> {
     bound: FxHashSet<&'a str>,
     globals: FxHashSet<&'a str>,
     nonlocals: FxHashSet<&'a str>,
-    loads: Vec<&'a str>,
+    /// Each name read here, with the top-level statement it is read in.
+    loads: Vec<(usize, &'a str)>,
 }
 
 impl Scope<'_> {
@@ -120,10 +165,27 @@ impl Scope<'_> {
 struct Builder<'a> {
     scopes: Vec<Scope<'a>>,
     current: usize,
-    declared_global: BTreeSet<&'a str>,
+    /// The top-level statement being walked.
+    statement: usize,
+    /// Names bound in the module scope or declared `global`, each with its statement.
+    module_binds: Vec<(usize, &'a str)>,
 }
 
 impl<'a> Builder<'a> {
+    fn walk(body: &'a [Stmt]) -> Builder<'a> {
+        let mut builder = Builder {
+            scopes: vec![Scope::new(Kind::Module, None, None)],
+            current: 0,
+            statement: 0,
+            module_binds: Vec::new(),
+        };
+        for (index, stmt) in body.iter().enumerate() {
+            builder.statement = index;
+            builder.visit_stmt(stmt);
+        }
+        builder
+    }
+
     fn push(&mut self, kind: Kind, owner: Option<TextSize>) {
         self.scopes
             .push(Scope::new(kind, Some(self.current), owner));
@@ -139,11 +201,19 @@ impl<'a> Builder<'a> {
     }
 
     fn bind(&mut self, name: &'a str) {
-        self.scopes[self.current].bound.insert(name);
+        self.bind_in(self.current, name);
+    }
+
+    fn bind_in(&mut self, scope: usize, name: &'a str) {
+        self.scopes[scope].bound.insert(name);
+        if scope == 0 {
+            self.module_binds.push((self.statement, name));
+        }
     }
 
     fn load(&mut self, name: &'a str) {
-        self.scopes[self.current].loads.push(name);
+        let statement = self.statement;
+        self.scopes[self.current].loads.push((statement, name));
     }
 
     /// Visits what a signature evaluates in the enclosing scope: defaults, then annotations.
@@ -201,7 +271,7 @@ impl<'a> Builder<'a> {
                 None => break,
             }
         }
-        self.scopes[scope].bound.insert(name);
+        self.bind_in(scope, name);
     }
 
     fn resolves_to_module(&self, mut scope: usize, name: &str) -> bool {
@@ -227,36 +297,28 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn finish(self) -> Names {
-        let mut bound: BTreeSet<&str> = self.scopes[0].bound.iter().copied().collect();
-        bound.extend(self.declared_global.iter().copied());
-        let mut loaded: BTreeSet<&str> = BTreeSet::new();
-        let mut builtins: BTreeSet<&str> = BTreeSet::new();
-        let mut function_globals: HashMap<TextSize, BTreeSet<&str>> = HashMap::new();
+    /// The body's names; with one entry of `each` per top-level statement, each statement's
+    /// too.
+    fn finish(&mut self, each: &mut [Found<'a>]) -> Names {
+        let mut whole = Found::default();
+        for &(statement, name) in &self.module_binds {
+            whole.bound.insert(name);
+            if let Some(found) = each.get_mut(statement) {
+                found.bound.insert(name);
+            }
+        }
         for (index, scope) in self.scopes.iter().enumerate() {
-            for &name in &scope.loads {
+            for &(statement, name) in &scope.loads {
                 if !self.resolves_to_module(index, name) {
                     continue;
                 }
-                if is_builtin(name) && !bound.contains(name) {
-                    builtins.insert(name);
-                    continue;
-                }
-                loaded.insert(name);
-                if let Some(owner) = scope.owner {
-                    function_globals.entry(owner).or_default().insert(name);
+                whole.read(name, scope.owner);
+                if let Some(found) = each.get_mut(statement) {
+                    found.read(name, scope.owner);
                 }
             }
         }
-        Names {
-            bound: owned(&bound),
-            loaded: owned(&loaded),
-            function_globals: function_globals
-                .into_iter()
-                .map(|(owner, names)| (owner, owned(&names)))
-                .collect(),
-            builtins: owned(&builtins),
-        }
+        whole.owned()
     }
 }
 
@@ -310,7 +372,7 @@ impl<'a> Visitor<'a> for Builder<'a> {
                 for name in &global.names {
                     let name = name.as_str();
                     self.scopes[self.current].globals.insert(name);
-                    self.declared_global.insert(name);
+                    self.module_binds.push((self.statement, name));
                 }
             }
             Stmt::Nonlocal(nonlocal) => {
@@ -426,6 +488,55 @@ mod tests {
 
     fn set(items: &[&str]) -> BTreeSet<String> {
         items.iter().map(|item| item.to_string()).collect()
+    }
+
+    #[test]
+    fn one_walk_gives_each_statement_the_names_it_has_alone() {
+        let source = r#"
+import os, numpy as np
+from sklearn import *
+sum = 0
+print(sum, len(os.listdir('.')))
+def f(a, b=np.pi, *args, key: int = len, **kw):
+    global counter
+    counter = a
+    def g():
+        nonlocal a
+        a = b + total
+        return [a for a in args if (hit := a) or min(a)]
+    return g, hit if False else open
+class C(Base, metaclass=Meta):
+    attr = f(1)
+    def m(self):
+        return attr + self.attr + max
+lam = lambda x, y=sum: x + y + z
+counter += 1
+del gone
+try:
+    risky()
+except ValueError as error:
+    print(error)
+match command:
+    case {"go": where, **rest}:
+        go(where, rest)
+    case [first, *others]:
+        print(first, others)
+squares = {k: v for k, v in zip(range(3), map(abs, items)) if k}
+with open(path) as handle, ctx() as (a, b):
+    data = handle.read()
+for i, (j, k) in enumerate(pairs):
+    input = i
+if (n := len(data)) > 1:
+    input(n)
+"#;
+        let parsed = parse_module(source).unwrap();
+        let body = &parsed.syntax().body;
+        let (whole, each) = resolve_with_statements(body);
+        assert_eq!(whole, resolve(body));
+        assert_eq!(each.len(), body.len());
+        for (index, names) in each.iter().enumerate() {
+            assert_eq!(names, &resolve(&body[index..=index]), "statement {index}");
+        }
     }
 
     #[test]

@@ -93,7 +93,8 @@ const EXPORT_PREFIX: &str = "to_";
 
 /// The units of a module body, one per statement, in order. `aliases` are the import aliases
 /// in force in the cell (earlier cells' included, see [`add_plain_imports`]).
-/// `names` are each statement's own ([`statement_names`]), which depend on nothing else.
+/// `names` are each statement's own ([`scope::resolve_with_statements`]), which depend on
+/// nothing else.
 pub(crate) fn units(
     body: &[Stmt],
     lines: &LineIndex,
@@ -103,14 +104,6 @@ pub(crate) fn units(
     body.iter()
         .zip(names)
         .map(|(stmt, names)| unit(stmt, lines, aliases, names))
-        .collect()
-}
-
-/// The module-level names of each statement of `body` on its own, in order: the part of its
-/// unit that the aliases do not change, found once however often the units are.
-pub(crate) fn statement_names(body: &[Stmt]) -> Vec<scope::Names> {
-    (0..body.len())
-        .map(|index| scope::resolve(&body[index..=index]))
         .collect()
 }
 
