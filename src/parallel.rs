@@ -33,56 +33,14 @@ fn threads_for(items: usize, size: usize) -> usize {
 /// unit `WORTH_A_THREAD` is compared with) is large enough, threads up to one per core take
 /// the items one at a time, the next unclaimed one each time, so that a few heavy items end
 /// up on different threads; otherwise, or when no thread can be started, all run on the
-/// calling thread.
+/// calling thread. [`produce_and_consume_in_order`] with nothing to consume.
 pub fn map_in_order<'a, T, R, F>(items: &'a [T], size: usize, work: F) -> Vec<R>
 where
     T: Sync,
     R: Send,
     F: Fn(&'a T) -> R + Sync,
 {
-    let threads = threads_for(items.len(), size);
-    if threads <= 1 {
-        return items.iter().map(&work).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let take_items = || {
-        let mut done = Vec::new();
-        loop {
-            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(item) = items.get(index) else {
-                return done;
-            };
-            done.push((index, work(item)));
-        }
-    };
-    let take_items = &take_items;
-    thread::scope(|scope| {
-        let spawned: Vec<_> = (1..threads)
-            .filter_map(|_| {
-                thread::Builder::new()
-                    .stack_size(STACK_BYTES)
-                    .spawn_scoped(scope, take_items)
-                    .ok()
-            })
-            .collect();
-        // The calling thread takes items too; if no thread started, it takes them all.
-        let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
-        for (index, result) in take_items() {
-            results[index] = Some(result);
-        }
-        for handle in spawned {
-            match handle.join() {
-                Ok(done) => {
-                    for (index, result) in done {
-                        results[index] = Some(result);
-                    }
-                }
-                // A panic in the work is the work's bug: it surfaces as it would in a loop.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        results.into_iter().flatten().collect()
-    })
+    produce_and_consume_in_order(items, size, work, |_| {})
 }
 
 /// `produce` of every item, in the items' order, while the calling thread hands each result to

@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::base_image::PythonChoice;
 use crate::diagnostics::{CellRef, Location, Warning};
 use crate::extract::{Dropped, ExtractedCell, Extraction};
-use crate::python::{self, ModuleFacts};
+use crate::python::{self, ModuleFacts, KEPT_TREES_CODE_BYTES};
 use crate::requirements::{Floor, Merged, RequirementsSet};
 use crate::workspace::{project_path, SourceFiles};
 pub use credentials::PlannedCredential;
@@ -531,8 +531,6 @@ enum PassInput<'c> {
     /// Parsed again by each pass, one cell at a time.
     Sources(&'c [ExtractedCell]),
 }
-
-use python::KEPT_TREES_CODE_BYTES;
 
 impl<'c> PassInput<'c> {
     /// The cells as later passes take them, and the first pass's results. Unless there is a

@@ -349,18 +349,19 @@ pub struct CleanedTree {
 /// line but an escape's is the same text in both, and the end of an escape to the end of the
 /// `pass` it became.
 struct Relocation {
-    from: Vec<usize>,
+    /// Where each line of the cleaned code starts.
     to: Vec<usize>,
     escapes: Vec<TextRange>,
 }
 
 impl Relocation {
-    fn offset(&self, offset: usize) -> usize {
-        let line = self.from.partition_point(|&start| start <= offset).max(1);
+    /// `offset` in the cell as written, whose lines are `from`, moved to the cleaned code.
+    fn offset(&self, from: &LineIndex, offset: usize) -> usize {
+        let line = from.starts.partition_point(|&start| start <= offset).max(1);
         let moved = |at: usize| {
             self.to
                 .get(line - 1)
-                .map_or(at, |start| start + (at - self.from[line - 1]))
+                .map_or(at, |start| start + (at - from.starts[line - 1]))
         };
         match self.escapes.iter().find(|e| e.end().to_usize() == offset) {
             Some(escape) => moved(escape.start().to_usize()) + "pass".len(),
@@ -421,12 +422,14 @@ impl<'s> ParsedCell<'s> {
         };
         let mut cell = Self::of_tree(escaped, Tree::Kept(&kept.module));
         let relocation = Relocation {
-            from: cell.lines.starts.clone(),
             to: line_starts(code),
             escapes: kept.escapes.clone(),
         };
         for guard in &mut cell.main_guards {
-            *guard = (relocation.offset(guard.0), relocation.offset(guard.1));
+            *guard = (
+                relocation.offset(&cell.lines, guard.0),
+                relocation.offset(&cell.lines, guard.1),
+            );
         }
         cell.relocation = Some(relocation);
         Ok(cell)
@@ -436,8 +439,8 @@ impl<'s> ParsedCell<'s> {
     fn relocate_calls(&self, calls: &mut [PathCall]) {
         if let Some(relocation) = &self.relocation {
             for call in calls {
-                call.literal_start = relocation.offset(call.literal_start);
-                call.literal_end = relocation.offset(call.literal_end);
+                call.literal_start = relocation.offset(&self.lines, call.literal_start);
+                call.literal_end = relocation.offset(&self.lines, call.literal_end);
             }
         }
     }
@@ -490,8 +493,8 @@ impl<'s> ParsedCell<'s> {
                 );
                 if let Some(relocation) = &self.relocation {
                     for unit in &mut units {
-                        unit.start = relocation.offset(unit.start);
-                        unit.end = relocation.offset(unit.end);
+                        unit.start = relocation.offset(&self.lines, unit.start);
+                        unit.end = relocation.offset(&self.lines, unit.end);
                     }
                 }
                 let units: Arc<[Unit]> = units.into();

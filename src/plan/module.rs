@@ -33,8 +33,10 @@ pub fn hoist_future_imports(cells: &mut [ExtractedCell], facts: &[ModuleFacts]) 
                 if !hoisted.contains(&statement) {
                     hoisted.push(statement);
                 }
-                *text = "pass  # nb2svc: `from __future__` import moved to the top of the module"
-                    .to_string();
+                *text = format!(
+                    "{}`from __future__` import moved to the top of the module",
+                    crate::extract::PLACEHOLDER_PREFIX
+                );
             }
         }
         cell.code = code.join("\n");
