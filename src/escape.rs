@@ -8,6 +8,7 @@
 //! ([`register`]), and Rust code that builds text calls them directly. Each function's output
 //! keeps the text readable for people: only what would change the structure is escaped.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use tera::{Tera, Value};
@@ -34,13 +35,13 @@ fn escaped(ch: char) -> Option<String> {
 /// `text` on one line: every control or line-breaking character shown as its escape. The base
 /// of every comment context (Python, Dockerfile, YAML, requirements.txt) and of plain text
 /// files, where a newline would start a line the user wrote.
-pub fn one_line(text: &str) -> String {
-    // Most text is printable ASCII, which has nothing to escape.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    // Most text is printable ASCII, which has nothing to escape: it is given back as it is.
     if text
         .bytes()
         .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
     {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
@@ -49,7 +50,12 @@ pub fn one_line(text: &str) -> String {
             None => out.push(ch),
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// [`one_line`] as an owned string, for the templates' `text_line` filter.
+fn text_line(text: &str) -> String {
+    one_line(text).into_owned()
 }
 
 /// The inside of a Python `"""` docstring (not raw) that reads as `text`: backslashes and
@@ -77,7 +83,7 @@ pub fn python_string(text: &str) -> String {
 
 /// The text of a Python comment (after `#`): one line.
 pub fn python_comment(text: &str) -> String {
-    one_line(text)
+    one_line(text).into_owned()
 }
 
 /// A line of code kept as a comment (`# LINE`): it stays as written, except what Python's
@@ -126,14 +132,14 @@ pub fn yaml_string(text: &str) -> String {
 
 /// The text of a YAML comment: one line.
 pub fn yaml_comment(text: &str) -> String {
-    one_line(text)
+    one_line(text).into_owned()
 }
 
 /// The text of a Dockerfile comment: one line, so that nothing after it is an instruction.
 /// (The built-in Dockerfile's first comment starts with the title, never `word=`, so it is not
 /// read as a parser directive.)
 pub fn dockerfile_comment(text: &str) -> String {
-    one_line(text)
+    one_line(text).into_owned()
 }
 
 /// An inline Markdown code span showing `text` as it is: fenced with more backticks than any
@@ -171,7 +177,7 @@ pub fn markdown_text(text: &str) -> String {
 /// A sentence nb2svc prepared for the README (its user parts already through
 /// [`markdown_code`]): kept on one line, so that it stays one list item or table cell.
 pub fn markdown_line(text: &str) -> String {
-    one_line(text)
+    one_line(text).into_owned()
 }
 
 /// The content of a Markdown table cell: a `|` would end the cell, even inside a code span.
@@ -288,7 +294,7 @@ const FILTERS: &[(&str, Escape)] = &[
     ("md_line", markdown_line),
     ("md_cell", markdown_table_cell),
     ("sh_quote", shell_single_quoted),
-    ("text_line", one_line),
+    ("text_line", text_line),
     ("wrap", wrapped_prose),
     ("wrap_docstring", wrapped_docstring),
     ("toml_string", toml_string),

@@ -307,21 +307,25 @@ pub fn plan(
     // service; what the others import, read or need cannot break it.
     let served: BTreeSet<String> = endpoints.iter().map(|e| e.function.clone()).collect();
     let sliced = slice::slice(&extraction.cells, &all_facts, &served);
-    let facts: Vec<ModuleFacts> = all_facts
-        .iter()
-        .enumerate()
-        .map(|(index, f)| kept_facts(f, index, &sliced))
-        .collect();
+    // The facts of what runs; all of them (not a copy) when the slice keeps everything.
+    let kept: Option<Vec<ModuleFacts>> = (!sliced.keeps_everything()).then(|| {
+        all_facts
+            .iter()
+            .enumerate()
+            .map(|(index, f)| kept_facts(f, index, &sliced))
+            .collect()
+    });
+    let facts: &[ModuleFacts] = kept.as_deref().unwrap_or(&all_facts);
     let left_out = left_out_statements(&extraction.cells, &sliced);
-    let (preprocessing, replay_warnings) = preprocessing::steps(&extraction.cells, &facts);
+    let (preprocessing, replay_warnings) = preprocessing::steps(&extraction.cells, facts);
     for (index, cell) in extraction.cells.iter_mut().enumerate() {
         cell.code = module::main_guards_true(&cell.code, &all_facts[index].main_guards);
         cell.code = sliced.comment_out(index, &cell.code);
     }
-    let future_imports = module::hoist_future_imports(&mut extraction.cells, &facts);
+    let future_imports = module::hoist_future_imports(&mut extraction.cells, facts);
 
     let (mut modules, written_data) =
-        modules::local_modules(&extraction, &facts, files, &mut warnings);
+        modules::local_modules(&extraction, facts, files, &mut warnings);
     for written in &extraction.written_files {
         containment::check_written(&written.path, &written.contents, &written.location)?;
     }
@@ -339,7 +343,7 @@ pub fn plan(
 
     let path_plan = artifacts::plan_paths(
         &extraction.cells,
-        &facts,
+        facts,
         &artifacts::PathInputs {
             files,
             written_data: &written_data,
@@ -350,13 +354,13 @@ pub fn plan(
     let unpickled = artifacts::unpickled(&path_plan.artifacts, files);
     let requirements = modules::merge_requirements(
         &extraction,
-        &facts,
+        facts,
         requirements_file,
         &modules,
         &unpickled,
         options,
     )?;
-    let mut settings = settings::plan_settings(&extraction.cells, &facts, &mut warnings);
+    let mut settings = settings::plan_settings(&extraction.cells, facts, &mut warnings);
     for setting in &mut settings {
         setting.secret = credentials.iter().any(|c| c.variable == setting.name);
     }
@@ -365,9 +369,9 @@ pub fn plan(
     if let Some(location) = &loads_dotenv {
         warnings.push(Warning::at(location.clone(), "the notebook loads a `.env` file, which the service never ships: its variables come from the environment, which docker compose fills from `.env` in the service's folder"));
     }
-    let training = training::training_cells(&extraction.cells, &facts);
-    analysis.check_unparsed_needs(&facts, &names_read(&facts))?;
-    let trains = training.any() || modules::imports_training_module(&facts, &modules);
+    let training = training::training_cells(&extraction.cells, facts);
+    analysis.check_unparsed_needs(facts, &names_read(facts))?;
+    let trains = training.any() || modules::imports_training_module(facts, &modules);
     let mut train_at = options.train_at;
     // The image must not hold a credential, so code that needs one runs where `.env` is.
     let needed_secret = settings.iter().find(|s| s.secret && s.required);
@@ -382,7 +386,7 @@ pub fn plan(
         train_at = TrainAt::Start;
     }
     if !endpoints.is_empty() && train_at == TrainAt::Build && trains {
-        let needed: BTreeSet<String> = endpoint_globals(&facts, &endpoints);
+        let needed: BTreeSet<String> = endpoint_globals(facts, &endpoints);
         let missing = training.needs_training(&needed);
         if let Some((name, cell)) = missing.first() {
             warnings.push(Warning::general(format!(
@@ -462,7 +466,7 @@ pub fn plan(
     warnings.sort();
     warnings.dedup();
     let code_bytes = cells.iter().map(|cell| cell.code.len()).sum();
-    crate::parallel::drop_in_background((all_facts, facts), code_bytes);
+    crate::parallel::drop_in_background((all_facts, kept), code_bytes);
     Ok(ServicePlan {
         name: options.service_name.clone(),
         notebook_file: notebook_file.to_string(),
@@ -677,9 +681,6 @@ fn shortened(line: &str) -> String {
 
 /// A cell's facts restricted to the statements the service runs.
 fn kept_facts(facts: &ModuleFacts, cell: usize, sliced: &slice::Slice) -> ModuleFacts {
-    if sliced.keeps_everything() {
-        return facts.clone();
-    }
     let runs = |line: usize| sliced.runs_line(cell, line);
     let kept_units: Vec<&python::Unit> =
         facts.units.iter().filter(|u| runs(u.first_line)).collect();

@@ -99,8 +99,8 @@ fn asked_lines(requirements: &[Requirement], user_lock: Option<&UserLock>) -> Ve
         .filter(|r| !r.name.is_empty())
         .map(|r| Asked {
             name: r.name.clone(),
-            text: crate::escape::one_line(&r.text),
-            origin: crate::escape::one_line(&r.origin.to_string()),
+            text: crate::escape::one_line(&r.text).into_owned(),
+            origin: crate::escape::one_line(&r.origin.to_string()).into_owned(),
             remedy: remedy(&r.origin),
         })
         .collect();

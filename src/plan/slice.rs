@@ -235,7 +235,10 @@ pub fn slice(cells: &[ExtractedCell], facts: &[ModuleFacts], served: &BTreeSet<S
     } else {
         vec![None; graph.nodes.len()]
     };
-    let mut out: Vec<Vec<Sliced>> = cells.iter().map(|_| Vec::new()).collect();
+    let mut out: Vec<Vec<Sliced>> = facts
+        .iter()
+        .map(|f| Vec::with_capacity(f.units.len()))
+        .collect();
     for (node, reason) in graph.nodes.into_iter().zip(kept) {
         let verdict = match (anchored, reason) {
             (false, _) => Verdict::Kept(Reason::NothingToServe),
@@ -304,7 +307,7 @@ impl<'a> Graph<'a> {
         served: &BTreeSet<String>,
         summaries: &BTreeMap<&str, Summary<'a>>,
     ) -> Self {
-        let mut nodes = Vec::new();
+        let mut nodes = Vec::with_capacity(facts.iter().map(|f| f.units.len()).sum());
         for (index, (cell, cell_facts)) in cells.iter().zip(facts).enumerate() {
             let marked = match (cell.directives.train, cell.directives.serve) {
                 (true, _) => Some("train"),

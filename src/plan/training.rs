@@ -92,7 +92,13 @@ pub fn training_cells(cells: &[ExtractedCell], facts: &[ModuleFacts]) -> Trainin
         // cell fits counts as defined by training.
         let fitted = facts.fitted_names.iter().filter(|_| trains);
         for name in facts.bound_names.iter().chain(fitted) {
-            last_binding.insert(name.clone(), (cell.cell.clone(), trains));
+            // A name bound again (an import every cell repeats) keeps its key.
+            match last_binding.get_mut(name) {
+                Some(binding) => *binding = (cell.cell.clone(), trains),
+                None => {
+                    last_binding.insert(name.clone(), (cell.cell.clone(), trains));
+                }
+            }
         }
         reasons.push(reason);
     }
