@@ -446,8 +446,8 @@ pub fn plan(
     let needs_ipython_shims = ["display", "get_ipython"]
         .into_iter()
         .filter(|name| {
-            facts.iter().any(|f| f.loaded_names.contains(*name))
-                && !facts.iter().any(|f| f.bound_names.contains(*name))
+            facts.iter().any(|f| f.loaded_names.contains(name))
+                && !facts.iter().any(|f| f.bound_names.contains(name))
         })
         .map(str::to_string)
         .collect();

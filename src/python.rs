@@ -18,6 +18,7 @@ mod effects;
 mod facts;
 mod indent;
 pub(crate) mod limits;
+mod name_set;
 mod paths;
 mod preprocessing;
 mod rules;
@@ -25,7 +26,7 @@ mod scope;
 mod units;
 pub(crate) mod values;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ use serde::Serialize;
 
 pub use effects::Effect;
 pub use indent::indent_block;
+pub use name_set::NameSet;
 pub use preprocessing::{Held, OpaqueFit, Preprocessing};
 pub use units::Unit;
 
@@ -74,18 +76,18 @@ pub struct ModuleFacts {
     /// Names bound in the module scope: assignment, augmented, annotated and walrus targets,
     /// `for`/`with`/`except`/`match` targets, `def`, `class`, import aliases, and every name
     /// declared `global` anywhere in the cell.
-    pub bound_names: BTreeSet<String>,
+    pub bound_names: NameSet,
     /// Names read from the module scope anywhere in the cell: top-level reads plus the free
     /// globals of functions, methods, lambdas and comprehensions. Python and IPython builtins
     /// are left out unless the cell itself binds them at module level. Names the cell binds are
     /// kept; the caller subtracts what it needs to.
-    pub loaded_names: BTreeSet<String>,
+    pub loaded_names: NameSet,
     /// Whether any call in the cell (function bodies included) does training work; see
     /// [`facts::TRAINING_METHODS`] and [`facts::TRAINING_FUNCTIONS`] for the calls that count.
     pub trains: bool,
     /// Names whose methods train in this cell: `pipe` in `pipe.fit(X, y)`. The object is only
     /// usable after training, though the cell binds nothing.
-    pub fitted_names: BTreeSet<String>,
+    pub fitted_names: NameSet,
     /// Import aliases in force after this cell (bound name → dotted module or object), the
     /// earlier cells' included: `jl` → `joblib`, `dump` → `joblib.dump`, and `os` → `os` for a
     /// module-level plain `import os`.
@@ -180,7 +182,7 @@ pub struct Function {
     /// Module-level names the body reads (free variables that are neither parameters nor
     /// locals, also through nested functions and comprehensions), builtins excluded unless the
     /// cell binds them at module level.
-    pub globals_used: BTreeSet<String>,
+    pub globals_used: NameSet,
     /// Its body has an expression whose analysis reads a value (a call or a subscript): only
     /// then do the values its call sites pass matter to the analysis.
     #[serde(skip)]
@@ -314,7 +316,7 @@ pub struct ParsedCell<'s> {
     functions: Vec<Function>,
     main_guards: Vec<(usize, usize)>,
     trains: bool,
-    fitted_names: BTreeSet<String>,
+    fitted_names: NameSet,
     /// The statement units of the latest look and the aliases they were found with: the units
     /// depend on nothing else, so a look with the same aliases reuses them.
     units: std::cell::RefCell<Option<UnitsFor>>,
@@ -456,7 +458,7 @@ impl<'s> ParsedCell<'s> {
             main_guards: facts::main_guards(body),
             statement_names,
             trains,
-            fitted_names,
+            fitted_names: fitted_names.into(),
             names,
             lines,
             source,

@@ -382,7 +382,8 @@ impl<'a> Graph<'a> {
             let unit = node.unit;
             node.reads = unit
                 .loaded
-                .union(&unit.builtins_read)
+                .iter()
+                .chain(&unit.builtins_read)
                 .map(String::as_str)
                 .collect();
             if node.is_def {

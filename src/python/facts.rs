@@ -11,7 +11,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, Parameter, ParameterWithDefault, Stmt, StmtFunctionDef};
 use ruff_text_size::{Ranged, TextSize};
 
-use super::{text, Function, Import, LineIndex, Param, ParamKind};
+use super::{text, Function, Import, LineIndex, NameSet, Param, ParamKind};
 
 /// Method names whose call means the cell fits a model: `model.fit(...)`,
 /// `GridSearchCV(...).fit(...)`, `scaler.fit_transform(...)`, imblearn's `fit_resample`, Keras'
@@ -96,7 +96,7 @@ pub(crate) fn functions(
     body: &[Stmt],
     source: &str,
     lines: &LineIndex,
-    globals: &HashMap<TextSize, BTreeSet<String>>,
+    globals: &HashMap<TextSize, NameSet>,
 ) -> Vec<Function> {
     body.iter()
         .filter_map(|stmt| match stmt {
@@ -110,7 +110,7 @@ fn function(
     def: &StmtFunctionDef,
     source: &str,
     lines: &LineIndex,
-    globals: &HashMap<TextSize, BTreeSet<String>>,
+    globals: &HashMap<TextSize, NameSet>,
 ) -> Function {
     let parameters = &def.parameters;
     let with_default = |kind: ParamKind| {

@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rustc_hash::FxHashSet;
 
+use super::NameSet;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{
     Comprehension, ExceptHandler, Expr, ExprContext, Parameters, Pattern, Stmt, TypeParam,
@@ -53,16 +54,16 @@ const BUILTINS: &[&str] = &[
 #[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct Names {
     /// Names bound in the module scope, plus every name declared `global`.
-    pub(crate) bound: BTreeSet<String>,
+    pub(crate) bound: NameSet,
     /// Module-level names read anywhere in the cell.
-    pub(crate) loaded: BTreeSet<String>,
+    pub(crate) loaded: NameSet,
     /// Module-level names read by each function defined in the module scope, keyed by the
     /// offset of the function's name.
-    pub(crate) function_globals: HashMap<TextSize, BTreeSet<String>>,
+    pub(crate) function_globals: HashMap<TextSize, NameSet>,
     /// Builtins read from the module scope that the body itself does not bind, left out of
     /// `loaded`. Another statement or cell may rebind them (`sum = 0`, `input = df[cols]`), so
     /// per-statement dataflow needs them.
-    pub(crate) builtins: BTreeSet<String>,
+    pub(crate) builtins: NameSet,
 }
 
 /// Whether `name` is one of [`BUILTINS`] (kept sorted for this search).
@@ -323,8 +324,8 @@ impl<'a> Builder<'a> {
 }
 
 /// The owned copy of a set of borrowed names, each copied once.
-fn owned(names: &BTreeSet<&str>) -> BTreeSet<String> {
-    names.iter().map(|name| (*name).to_string()).collect()
+fn owned(names: &BTreeSet<&str>) -> NameSet {
+    names.iter().copied().collect()
 }
 
 impl<'a> Visitor<'a> for Builder<'a> {
@@ -486,7 +487,7 @@ mod tests {
         resolve(&parse_module(source).unwrap().syntax().body)
     }
 
-    fn set(items: &[&str]) -> BTreeSet<String> {
+    fn set(items: &[&str]) -> NameSet {
         items.iter().map(|item| item.to_string()).collect()
     }
 

@@ -14,7 +14,7 @@ use ruff_text_size::{Ranged, TextSize};
 use serde::Serialize;
 
 use super::effects::{self, Effect};
-use super::{scope, LineIndex};
+use super::{scope, LineIndex, NameSet};
 
 /// One top-level statement of a cell.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,27 +29,27 @@ pub struct Unit {
     /// 1-based line of the statement's last character.
     pub last_line: usize,
     /// Module-level names the statement binds (names declared `global` in a `def` included).
-    pub bound: BTreeSet<String>,
+    pub bound: NameSet,
     /// Module-level names the statement reads, the free globals of its functions included.
     /// Builtins are left out unless the statement binds them; see `builtins_read`.
-    pub loaded: BTreeSet<String>,
+    pub loaded: NameSet,
     /// Builtin names the statement reads without binding them: another statement may rebind
     /// them (`sum = 0`, `input = df[cols]`).
-    pub builtins_read: BTreeSet<String>,
+    pub builtins_read: NameSet,
     /// Root names the statement may change in place: `x[..] = `, `x.a = `, `del x[..]`, and
     /// `x.m(..)` / `x.a.m(..)` unless `m` is a known read-only method. A loop variable stands
     /// for what it loops over (`for m in models.values(): m.fit(..)` changes `models`). Function
     /// bodies are not included: see `mutated_when_called`.
-    pub mutated: BTreeSet<String>,
+    pub mutated: NameSet,
     /// Plain names called anywhere in the statement, function bodies included:
     /// `train_and_save` in `train_and_save(models)`.
-    pub calls: BTreeSet<String>,
+    pub calls: NameSet,
     /// Why the statement must run whatever it binds (outside function bodies).
     pub effect: Option<Effect>,
     /// The names of the `def`s this statement is (one, or none).
     pub defines_functions: Vec<String>,
     /// For a `def`: module-level names its body may change in place when it is called.
-    pub mutated_when_called: BTreeSet<String>,
+    pub mutated_when_called: NameSet,
     /// For a `def`: the effect its body has when it is called.
     pub effect_when_called: Option<Effect>,
 }
@@ -147,7 +147,8 @@ fn unit(
     // A function's body changes module state only through names that are globals there.
     let mutated_when_called = walker
         .mutated_when_called
-        .intersection(&names.loaded)
+        .iter()
+        .filter(|name| names.loaded.contains(name))
         .cloned()
         .collect();
     let last = range
@@ -163,8 +164,8 @@ fn unit(
         bound: names.bound.clone(),
         loaded: names.loaded.clone(),
         builtins_read: names.builtins.clone(),
-        mutated: walker.mutated,
-        calls: walker.calls,
+        mutated: walker.mutated.into(),
+        calls: walker.calls.into(),
         effect: walker.effect,
         defines_functions,
         mutated_when_called,
@@ -358,7 +359,7 @@ mod tests {
     use super::*;
     use crate::python::{analyze, analyze_with, Inherited};
 
-    fn set(items: &[&str]) -> BTreeSet<String> {
+    fn set(items: &[&str]) -> NameSet {
         items.iter().map(|item| item.to_string()).collect()
     }
 
