@@ -37,6 +37,34 @@ impl fmt::Display for CellRef {
     }
 }
 
+/// Longest list of places that is written out whole; a longer one names its first
+/// `PLACES_NAMED_OF_MANY` and counts the rest. A heuristic for readability: a notebook that
+/// does the same thing in hundreds of cells (`%matplotlib inline` in each, the same import in
+/// each) would otherwise give a requirements comment or a README line as long as a page,
+/// and where something first happens is what a reader goes to.
+const PLACES_NAMED_WHOLE: usize = 5;
+const PLACES_NAMED_OF_MANY: usize = 3;
+
+/// Places joined by `separator` for a sentence: `cell 2, cell 3` whole, or `cell 2, cell 3,
+/// cell 5 and 597 more` for a list longer than [`PLACES_NAMED_WHOLE`], in the order given.
+/// Places that hold commas themselves (`cell 2, line 5`) take `"; "`.
+pub fn places<T: fmt::Display>(places: &[T], separator: &str) -> String {
+    let named = if places.len() > PLACES_NAMED_WHOLE {
+        PLACES_NAMED_OF_MANY
+    } else {
+        places.len()
+    };
+    let mut text = places[..named]
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(separator);
+    if named < places.len() {
+        text.push_str(&format!(" and {} more", places.len() - named));
+    }
+    text
+}
+
 /// A line inside a cell (1-based).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Location {
@@ -91,4 +119,31 @@ pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
     (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(count: usize) -> Vec<CellRef> {
+        (1..=count).map(|n| CellRef::new(n, None)).collect()
+    }
+
+    #[test]
+    fn a_short_list_of_places_is_written_out_whole() {
+        assert_eq!(places(&cells(1), ", "), "cell 1");
+        assert_eq!(
+            places(&cells(PLACES_NAMED_WHOLE), ", "),
+            "cell 1, cell 2, cell 3, cell 4, cell 5"
+        );
+    }
+
+    #[test]
+    fn a_long_list_of_places_names_the_first_and_counts_the_rest() {
+        assert_eq!(places(&cells(6), ", "), "cell 1, cell 2, cell 3 and 3 more");
+        assert_eq!(
+            places(&cells(600), "; "),
+            "cell 1; cell 2; cell 3 and 597 more"
+        );
+    }
 }

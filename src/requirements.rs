@@ -69,14 +69,11 @@ impl fmt::Display for Origin {
         match self {
             Origin::File { path, line } => write!(f, "from {path} line {line}"),
             Origin::Magic { location } => write!(f, "install magic in {location}"),
-            Origin::Import { module, cells } => {
-                let cells: Vec<String> = cells.iter().map(ToString::to_string).collect();
-                write!(
-                    f,
-                    "import {module} in {}; added by nb2svc",
-                    cells.join(", ")
-                )
-            }
+            Origin::Import { module, cells } => write!(
+                f,
+                "import {module} in {}; added by nb2svc",
+                crate::diagnostics::places(cells, ", ")
+            ),
             Origin::Added { reason } => write!(f, "added by nb2svc: {reason}"),
             Origin::Bounded {
                 origin,

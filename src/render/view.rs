@@ -273,7 +273,8 @@ view_struct! {
         replay_warnings: Vec<String>,
         /// The orchestrators asked for (`--kubernetes`, `--swarm`), for the README.
         deploy: Option<crate::deploy::DeployView>,
-        /// Lines dropped from the code (magics, shell commands): `cell N, line L: `code`: why`.
+        /// Lines dropped from the code (magics, shell commands), one item for each text and
+        /// reason: `cell N, line L: `code`: why`, with every place it was dropped from.
         dropped: Vec<String>,
         /// Cells skipped by a tag or `# nb2svc: skip`: `cell 4`.
         skipped: Vec<String>,
@@ -660,18 +661,7 @@ pub fn view(plan: &ServicePlan) -> ServiceView {
             .iter()
             .map(|(_, reason)| reason.clone())
             .collect(),
-        dropped: plan
-            .dropped
-            .iter()
-            .map(|d| {
-                format!(
-                    "{}: {}: {}",
-                    d.location,
-                    escape::markdown_code(&d.text),
-                    d.reason
-                )
-            })
-            .collect(),
+        dropped: dropped_lines(&plan.dropped),
         skipped: plan.skipped_cells.iter().map(|c| c.to_string()).collect(),
         deploy: crate::deploy::view(plan),
         added_requirements,
@@ -683,6 +673,36 @@ pub fn view(plan: &ServicePlan) -> ServiceView {
             .map(|w| w.to_string())
             .collect(),
     }
+}
+
+/// The README's items for the lines dropped from the code, in the order of their first place:
+/// the same line dropped for the same reason in many cells (`%matplotlib inline` in each) is
+/// one item that says where.
+fn dropped_lines(dropped: &[crate::extract::Dropped]) -> Vec<String> {
+    let mut groups: Vec<(&crate::extract::Dropped, Vec<&crate::diagnostics::Location>)> =
+        Vec::new();
+    let mut group_of: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for line in dropped {
+        let next = groups.len();
+        let group = *group_of
+            .entry((line.text.as_str(), line.reason.as_str()))
+            .or_insert(next);
+        if group == next {
+            groups.push((line, Vec::new()));
+        }
+        groups[group].1.push(&line.location);
+    }
+    groups
+        .into_iter()
+        .map(|(line, places)| {
+            format!(
+                "{}: {}: {}",
+                crate::diagnostics::places(&places, "; "),
+                escape::markdown_code(&line.text),
+                line.reason
+            )
+        })
+        .collect()
 }
 
 /// ruff's name for a Python version: `3.10` → `py310`; the oldest the generated code
@@ -764,5 +784,44 @@ fn training_view(plan: &ServicePlan) -> TrainingView {
         when: when.word().to_string(),
         summary: when.summary().to_string(),
         paragraph: when.paragraph(plan.imports_notebook),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::{CellRef, Location};
+    use crate::extract::Dropped;
+
+    fn dropped(cell: usize, text: &str, reason: &str) -> Dropped {
+        Dropped {
+            location: Location {
+                cell: CellRef::new(cell, None),
+                line: 1,
+            },
+            text: text.into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn a_line_dropped_in_many_cells_is_one_item_that_says_where() {
+        let mut lines: Vec<Dropped> = (1..=8)
+            .map(|cell| {
+                dropped(
+                    cell,
+                    "%matplotlib inline",
+                    "only affects the notebook session",
+                )
+            })
+            .collect();
+        lines.insert(1, dropped(9, "!ls", "a shell command"));
+        assert_eq!(
+            dropped_lines(&lines),
+            [
+                "cell 1, line 1; cell 2, line 1; cell 3, line 1 and 5 more: `%matplotlib inline`: only affects the notebook session",
+                "cell 9, line 1: `!ls`: a shell command",
+            ]
+        );
     }
 }

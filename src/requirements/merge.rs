@@ -90,7 +90,7 @@ pub fn merge(
                     merged.warnings.push(Warning::general(format!(
                         "import {module} in {} could come from several packages ({}); nb2svc does not guess: \
                          add the right one to the requirements file",
-                        cell_list(cells),
+                        crate::diagnostics::places(cells, ", "),
                         candidates.join(", ")
                     )));
                 }
@@ -103,7 +103,7 @@ pub fn merge(
                     merged.warnings.push(Warning::general(format!(
                         "import {module} in {} is not in nb2svc's import table and no listed package provides it; \
                          added {top:?} as a guess: check that this is the PyPI name",
-                        cell_list(cells)
+                        crate::diagnostics::places(cells, ", ")
                     )));
                 }
                 top.to_string()
@@ -302,11 +302,6 @@ fn listed(requirements: &[Requirement], dist: &str) -> bool {
 
 fn top_level(module: &str) -> &str {
     module.split('.').next().unwrap_or(module)
-}
-
-fn cell_list(cells: &[CellRef]) -> String {
-    let cells: Vec<String> = cells.iter().map(ToString::to_string).collect();
-    cells.join(", ")
 }
 
 fn squash(text: &str) -> String {
