@@ -685,10 +685,20 @@ fn kept_facts(facts: &ModuleFacts, cell: usize, sliced: &slice::Slice) -> Module
     let kept_units: Vec<&python::Unit> =
         facts.units.iter().filter(|u| runs(u.first_line)).collect();
     let mut kept = facts.clone();
-    kept.imports.retain(|i| runs(i.line));
+    kept.imports = facts
+        .imports
+        .iter()
+        .filter(|i| runs(i.line))
+        .cloned()
+        .collect();
     kept.path_calls.retain(|c| runs(c.line));
     kept.settings.retain(|s| runs(s.line));
-    kept.functions.retain(|f| runs(f.line));
+    kept.functions = facts
+        .functions
+        .iter()
+        .filter(|f| runs(f.line))
+        .cloned()
+        .collect();
     kept.preprocessing.retain(|p| runs(p.line));
     kept.opaque_fits.retain(|f| runs(f.line));
     kept.call_sites.clear();

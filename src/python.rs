@@ -68,9 +68,9 @@ impl std::error::Error for SyntaxError {}
 pub struct ModuleFacts {
     /// Every import statement anywhere in the cell (also inside functions and `try`), in
     /// source order. `import a, b` gives one entry per module.
-    pub imports: Vec<Import>,
+    pub imports: Arc<[Import]>,
     /// Top-level `def` and `async def` statements (direct children of the module), in order.
-    pub functions: Vec<Function>,
+    pub functions: Arc<[Function]>,
     /// Literal paths given to load/save/read/write calls, ordered by the literal's position.
     pub path_calls: Vec<PathCall>,
     /// Names bound in the module scope: assignment, augmented, annotated and walrus targets,
@@ -312,8 +312,9 @@ pub struct ParsedCell<'s> {
     names: scope::Names,
     /// Each top-level statement's own names, for its unit.
     statement_names: Vec<scope::Names>,
-    imports: Vec<Import>,
-    functions: Vec<Function>,
+    /// Shared with the facts of every look, which take them as they are.
+    imports: Arc<[Import]>,
+    functions: Arc<[Function]>,
     main_guards: Vec<(usize, usize)>,
     trains: bool,
     fitted_names: NameSet,
@@ -453,8 +454,8 @@ impl<'s> ParsedCell<'s> {
         let (names, statement_names) = scope::resolve_with_statements(body);
         let (trains, fitted_names) = facts::trains(body);
         ParsedCell {
-            imports: facts::imports(body, &lines),
-            functions: facts::functions(body, source, &lines, &names.function_globals),
+            imports: facts::imports(body, &lines).into(),
+            functions: facts::functions(body, source, &lines, &names.function_globals).into(),
             main_guards: facts::main_guards(body),
             statement_names,
             trains,
@@ -525,8 +526,8 @@ pub fn analyze_parsed(cell: &ParsedCell<'_>, inherited: &Inherited) -> ModuleFac
     let units = cell.units(&found.aliases);
     let preprocessing = preprocessing::find(body, source, lines, &found.aliases, &inherited.held);
     ModuleFacts {
-        imports: cell.imports.clone(),
-        functions: cell.functions.clone(),
+        imports: Arc::clone(&cell.imports),
+        functions: Arc::clone(&cell.functions),
         path_calls: found.calls,
         aliases: found.aliases,
         bindings: found.bindings,
