@@ -685,20 +685,10 @@ fn kept_facts(facts: &ModuleFacts, cell: usize, sliced: &slice::Slice) -> Module
     let kept_units: Vec<&python::Unit> =
         facts.units.iter().filter(|u| runs(u.first_line)).collect();
     let mut kept = facts.clone();
-    kept.imports = facts
-        .imports
-        .iter()
-        .filter(|i| runs(i.line))
-        .cloned()
-        .collect();
+    kept.imports = kept_items(&facts.imports, |i| runs(i.line));
     kept.path_calls.retain(|c| runs(c.line));
     kept.settings.retain(|s| runs(s.line));
-    kept.functions = facts
-        .functions
-        .iter()
-        .filter(|f| runs(f.line))
-        .cloned()
-        .collect();
+    kept.functions = kept_items(&facts.functions, |f| runs(f.line));
     kept.preprocessing.retain(|p| runs(p.line));
     kept.opaque_fits.retain(|f| runs(f.line));
     kept.call_sites.clear();
@@ -712,6 +702,11 @@ fn kept_facts(facts: &ModuleFacts, cell: usize, sliced: &slice::Slice) -> Module
         .collect();
     kept.trains &= !kept_units.is_empty();
     kept
+}
+
+/// The items of a list the facts share with the parse that `keep` keeps, as a list of their own.
+fn kept_items<T: Clone>(items: &[T], keep: impl Fn(&T) -> bool) -> Arc<[T]> {
+    items.iter().filter(|item| keep(item)).cloned().collect()
 }
 
 /// Every module-level name the cells the service runs read.
