@@ -355,6 +355,7 @@ pub fn plan(
     let requirements = modules::merge_requirements(
         &extraction,
         facts,
+        &all_facts,
         requirements_file,
         &modules,
         &unpickled,

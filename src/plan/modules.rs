@@ -111,6 +111,7 @@ pub(super) fn local_modules(
 pub(super) fn merge_requirements(
     extraction: &Extraction,
     facts: &[ModuleFacts],
+    all_facts: &[ModuleFacts],
     file: Option<RequirementsSet>,
     modules: &[LocalModule],
     unpickled: &artifacts::Unpickled,
@@ -136,6 +137,16 @@ pub(super) fn merge_requirements(
     for import in modules.iter().flat_map(|m| &m.imports) {
         imports.entry(import.clone()).or_default();
     }
+    // What the statements the service leaves out import, for a warning that tells them apart
+    // from packages the notebook never imports.
+    let left_out_imports: Vec<String> = all_facts
+        .iter()
+        .flat_map(|f| f.imports.iter())
+        .filter(|i| !i.relative && !imports.contains_key(i.top_level()))
+        .map(|i| i.top_level().to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let imports: Vec<(String, Vec<CellRef>)> = imports
         .into_iter()
         .map(|(k, v)| (k, v.into_iter().collect()))
@@ -151,6 +162,7 @@ pub(super) fn merge_requirements(
         magic_requirements: &magic,
         unpickled: &unpickled.modules,
         pickled_by: &unpickled.made_by,
+        left_out_imports: &left_out_imports,
     };
     requirements::merge(file, &needs, SERVING_PACKAGES, options.strict)
 }

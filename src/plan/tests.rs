@@ -547,3 +547,40 @@ fn the_tree_kept_from_cleaning_a_cell_gives_the_facts_of_its_cleaned_code() {
     let (start, end) = facts.main_guards[0];
     assert_eq!(&guarded.code[start..end], "__name__ == '__main__'");
 }
+
+#[test]
+fn a_listed_package_only_left_out_statements_import_is_not_called_never_imported() {
+    let mut cells = TRAIN_AND_DUMP.to_vec();
+    cells.push("import seaborn as sns\nsns.pairplot(df)");
+    let folder = MemoryFolder::with(&[("data/penguins.csv", "a,b\n")]);
+    let requirements = crate::requirements::parse_requirements_txt(
+        "pandas\nscikit-learn\njoblib\nseaborn\n",
+        std::path::Path::new("requirements.txt"),
+        &mut |_| anyhow::bail!("no includes"),
+    )
+    .unwrap();
+    let plan = plan(
+        "nb.ipynb",
+        extract(&notebook(&cells)).unwrap(),
+        Some(requirements),
+        &folder,
+        &options(),
+    )
+    .unwrap();
+    assert!(
+        plan.left_out.iter().any(|(at, _, _)| at.cell.number == 5),
+        "the plot is left out: {:?}",
+        plan.left_out
+    );
+    let warnings = warnings(&plan);
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "1 listed package(s) are imported only by statements the service does not run"
+        ) && w.ends_with(": seaborn")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("never imported")),
+        "{warnings:?}"
+    );
+}

@@ -37,8 +37,10 @@ pub struct Merged {
 /// What the notebook asks for, as found by the extractor.
 #[derive(Debug, Clone, Copy)]
 pub struct NotebookNeeds<'a> {
-    /// Top-level import names with the cells that import them.
+    /// Top-level import names with the cells that import them, in the code the service runs.
     pub imports: &'a [(String, Vec<CellRef>)],
+    /// Top-level import names that only statements the service leaves out import.
+    pub left_out_imports: &'a [String],
     /// Modules shipped next to the notebook (`utils`, `etl`): never looked up on PyPI.
     pub local_modules: &'a [String],
     /// Specs from `%pip install` / `!pip install` / `%conda install`, with their line.
@@ -244,27 +246,45 @@ fn add_magics(merged: &mut Merged, magics: &[(String, Location)]) {
     }
 }
 
-/// One warning for every listed package that no notebook import uses.
+/// One warning for the listed packages that only left-out statements import, and one for
+/// those that no notebook import uses.
 fn warn_unused(merged: &mut Merged, needs: &NotebookNeeds, serving: &[String]) {
     let imported: BTreeSet<&str> = needs.imports.iter().map(|(m, _)| top_level(m)).collect();
-    let unused: Vec<String> = merged
+    let left_out_imports: BTreeSet<&str> =
+        needs.left_out_imports.iter().map(String::as_str).collect();
+    let provided_by = |requirement: &Requirement, imports: &BTreeSet<&str>| {
+        imports
+            .iter()
+            .any(|import| provides(std::slice::from_ref(requirement), import))
+    };
+    let (left_out, never): (Vec<&Requirement>, Vec<&Requirement>) = merged
         .requirements
         .iter()
         .filter(|r| r.origin.is_file() && !r.name.is_empty() && !serving.contains(&r.name))
-        .filter(|r| {
-            !imported
-                .iter()
-                .any(|import| provides(std::slice::from_ref(*r), import))
-        })
-        .map(|r| r.name.clone())
-        .collect();
-    if !unused.is_empty() {
-        merged.warnings.push(Warning::general(format!(
-            "{} listed package(s) are never imported by the notebook; kept, since a pickled model or another package may need them: {}",
-            unused.len(),
-            unused.join(", ")
-        )));
+        .filter(|r| !provided_by(r, &imported))
+        .partition(|r| provided_by(r, &left_out_imports));
+    let names = |requirements: &[&Requirement]| -> String {
+        let names: Vec<&str> = requirements.iter().map(|r| r.name.as_str()).collect();
+        names.join(", ")
+    };
+    let mut warnings = Vec::new();
+    if !left_out.is_empty() {
+        warnings.push(format!(
+            "{} listed package(s) are imported only by statements the service does not run; kept, since a pickled model or another package may need them: {}",
+            left_out.len(),
+            names(&left_out)
+        ));
     }
+    if !never.is_empty() {
+        warnings.push(format!(
+            "{} listed package(s) are never imported by the notebook; kept, since a pickled model or another package may need them: {}",
+            never.len(),
+            names(&never)
+        ));
+    }
+    merged
+        .warnings
+        .extend(warnings.into_iter().map(Warning::general));
 }
 
 /// pip checks every hash once one requirement has one; added lines have none.
@@ -368,6 +388,7 @@ mod tests {
             magic_requirements: &[],
             unpickled: &[],
             pickled_by: &[],
+            left_out_imports: &[],
         }
     }
 
@@ -483,6 +504,7 @@ mod tests {
             magic_requirements: &[],
             unpickled: &[],
             pickled_by: &[],
+            left_out_imports: &[],
         };
         let merged = merge(None, &needs, &[], true).unwrap();
         assert!(merged.requirements.is_empty() && merged.warnings.is_empty());
@@ -502,6 +524,31 @@ mod tests {
         assert!(
             err.starts_with("no requirements file lists 1 package(s)"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn tells_packages_only_left_out_statements_import_from_those_never_imported() {
+        let imports = imports(&[("pandas", 1)]);
+        let left_out = vec!["sklearn".to_string()];
+        let needs = NotebookNeeds {
+            left_out_imports: &left_out,
+            ..needs(&imports)
+        };
+        let merged = merge(
+            Some(file("pandas\nscikit-learn\nrequests\n")),
+            &needs,
+            SERVING_PACKAGES,
+            false,
+        )
+        .unwrap();
+        assert_eq!(texts(&merged)[..3], ["pandas", "scikit-learn", "requests"]);
+        assert_eq!(
+            messages(&merged),
+            [
+                "1 listed package(s) are imported only by statements the service does not run; kept, since a pickled model or another package may need them: scikit-learn",
+                "1 listed package(s) are never imported by the notebook; kept, since a pickled model or another package may need them: requests",
+            ]
         );
     }
 
@@ -551,6 +598,7 @@ mod tests {
             magic_requirements: &magics,
             unpickled: &[],
             pickled_by: &[],
+            left_out_imports: &[],
         };
         let merged = merge(
             Some(file("numpy==1.26.4\npandas==2.2\n")),
@@ -592,6 +640,7 @@ mod tests {
             magic_requirements: &magics,
             unpickled: &[],
             pickled_by: &[],
+            left_out_imports: &[],
         };
         let mut set = file("--extra-index-url https://x.example/simple\nuvicorn==0.30\n");
         set.warnings.clear();
