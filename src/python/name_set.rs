@@ -29,10 +29,6 @@ impl NameSet {
         self.as_slice().iter()
     }
 
-    pub fn len(&self) -> usize {
-        self.as_slice().len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
@@ -113,7 +109,6 @@ mod tests {
     fn sorts_and_drops_duplicates() {
         let names = set(&["b", "a", "c", "a"]);
         assert_eq!(names.as_slice(), ["a", "b", "c"]);
-        assert_eq!(names.len(), 3);
         assert!(names.contains("b") && !names.contains("d"));
         assert_eq!(format!("{names:?}"), r#"{"a", "b", "c"}"#);
         assert_eq!(serde_json::to_string(&names).unwrap(), r#"["a","b","c"]"#);

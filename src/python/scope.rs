@@ -11,12 +11,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use rustc_hash::FxHashSet;
 
-use super::NameSet;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{
     Comprehension, ExceptHandler, Expr, ExprContext, Parameters, Pattern, Stmt, TypeParam,
 };
 use ruff_text_size::{Ranged, TextSize};
+
+use super::NameSet;
 
 /// Names the Python runtime provides without an import. Reads of these are not cell inputs
 /// unless the cell rebinds them. IPython's `display` and `get_ipython` are not here: plain

@@ -263,28 +263,23 @@ fn warn_unused(merged: &mut Merged, needs: &NotebookNeeds, serving: &[String]) {
         .filter(|r| r.origin.is_file() && !r.name.is_empty() && !serving.contains(&r.name))
         .filter(|r| !provided_by(r, &imported))
         .partition(|r| provided_by(r, &left_out_imports));
-    let names = |requirements: &[&Requirement]| -> String {
-        let names: Vec<&str> = requirements.iter().map(|r| r.name.as_str()).collect();
-        names.join(", ")
-    };
-    let mut warnings = Vec::new();
-    if !left_out.is_empty() {
-        warnings.push(format!(
-            "{} listed package(s) are imported only by statements the service does not run; kept, since a pickled model or another package may need them: {}",
-            left_out.len(),
-            names(&left_out)
-        ));
+    for (unused, why) in [
+        (
+            left_out,
+            "are imported only by statements the service does not run",
+        ),
+        (never, "are never imported by the notebook"),
+    ] {
+        if unused.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = unused.iter().map(|r| r.name.as_str()).collect();
+        merged.warnings.push(Warning::general(format!(
+            "{} listed package(s) {why}; kept, since a pickled model or another package may need them: {}",
+            unused.len(),
+            names.join(", ")
+        )));
     }
-    if !never.is_empty() {
-        warnings.push(format!(
-            "{} listed package(s) are never imported by the notebook; kept, since a pickled model or another package may need them: {}",
-            never.len(),
-            names(&never)
-        ));
-    }
-    merged
-        .warnings
-        .extend(warnings.into_iter().map(Warning::general));
 }
 
 /// pip checks every hash once one requirement has one; added lines have none.
