@@ -34,7 +34,7 @@ mod write;
 
 pub use devcontainer::TFX_COMMAND;
 /// The stack size of the thread `main` runs nb2svc on, and of every thread that parses cells.
-pub use parallel::STACK_BYTES;
+pub use parallel::{start_helpers, STACK_BYTES};
 
 /// The readers of untrusted input on their own, for the fuzz tests: each must answer any
 /// input with a value or an error, never a panic. Everything else is reached through [`run`].

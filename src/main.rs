@@ -21,6 +21,9 @@ fn main() -> ExitCode {
                 &mut std::io::stderr().lock(),
             )
         });
+    // While the worker reads its arguments and the notebook, this thread starts the helpers
+    // that its passes spread their work over.
+    nb2svc::start_helpers();
     let result = match worker {
         Ok(handle) => match handle.join() {
             Ok(result) => result,

@@ -1,12 +1,20 @@
 //! Work on a notebook's cells spread over the machine's cores, for the passes where each cell
-//! stands alone (cleaning its magics, parsing it) and for rendering the files: the results
-//! come back in the items' order, so what follows cannot tell it from a loop.
+//! stands alone (cleaning its magics, parsing it), for skimming a big file and for rendering
+//! the files: the results come back in the items' order, so what follows cannot tell it from
+//! a loop.
+//!
+//! The helper threads are one rayon pool, started once per process (by [`start_helpers`],
+//! which `main` calls while the conversion reads its arguments): a conversion spreads half a
+//! dozen passes of a few milliseconds each, and starting threads for each pass cost about a
+//! tenth of a millisecond every time, with fresh stacks and allocator heaps to fault in.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::thread;
 
-/// Fewer items of work than this (bytes of code, say) are done on the calling thread: a thread
-/// costs tens of microseconds to start, parsing a kilobyte of Python about as much.
+/// Fewer items of work than this (bytes of code, say) are done on the calling thread: handing
+/// work to a helper and waiting for it costs about as much as parsing a kilobyte of Python.
 pub const WORTH_A_THREAD: usize = 32 * 1024;
 
 /// More threads than this gain nothing on a notebook, whose passes take milliseconds.
@@ -17,22 +25,54 @@ const MAX_THREADS: usize = 4;
 /// only touched as used) is the margin that keeps a debug build within them too.
 pub const STACK_BYTES: usize = 256 * 1024 * 1024;
 
+/// How many threads work can be spread over: one per core, up to [`MAX_THREADS`]. Asked of the
+/// system once (Linux answers from the process's cgroup files, tens of microseconds).
+pub fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| {
+        thread::available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .min(MAX_THREADS)
+    })
+}
+
+/// The helper threads, one per core but the caller's; `None` on one core, or when no thread
+/// could be started (the work then runs on the calling thread).
+fn helpers() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let helpers = cores() - 1;
+        if helpers == 0 {
+            return None;
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(helpers)
+            .stack_size(STACK_BYTES)
+            .thread_name(|index| format!("nb2svc-helper-{index}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Starts the helper threads now rather than when the first pass needs them, so that a thread
+/// with nothing else to do pays for starting them.
+pub fn start_helpers() {
+    helpers();
+}
+
 /// How many threads `items` items weighing `size` in all are worth, the calling one included.
 fn threads_for(items: usize, size: usize) -> usize {
     if size < 2 * WORTH_A_THREAD {
         return 1;
     }
-    thread::available_parallelism()
-        .map_or(1, NonZeroUsize::get)
-        .min(MAX_THREADS)
-        .min(size / WORTH_A_THREAD)
-        .min(items)
+    cores().min(size / WORTH_A_THREAD).min(items)
 }
 
 /// `work` of every item, in the items' order. When `size` (what the items weigh, in whatever
 /// unit `WORTH_A_THREAD` is compared with) is large enough, threads up to one per core take
 /// the items one at a time, the next unclaimed one each time, so that a few heavy items end
-/// up on different threads; otherwise, or when no thread can be started, all run on the
+/// up on different threads; otherwise, or when there are no helper threads, all run on the
 /// calling thread. [`produce_and_consume_in_order`] with nothing to consume.
 pub fn map_in_order<'a, T, R, F>(items: &'a [T], size: usize, work: F) -> Vec<R>
 where
@@ -48,7 +88,8 @@ where
 /// go from item to item (each cell inheriting what the cells before it leave) runs alongside
 /// the work that readies the items. Helper threads (when `size` is worth them, as for
 /// [`map_in_order`]) take items from the front; the calling thread consumes, and whenever the
-/// next result is not ready, it takes the next unclaimed item itself rather than wait.
+/// next result is not ready, it takes the next unclaimed item itself rather than wait. A panic
+/// in a helper is passed on to the caller, as in a loop.
 pub fn produce_and_consume_in_order<'a, T, P, F, C>(
     items: &'a [T],
     size: usize,
@@ -61,28 +102,34 @@ where
     F: Fn(&'a T) -> P + Sync,
     C: FnMut(&P),
 {
-    let helpers = threads_for(items.len(), size).saturating_sub(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let claim = || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let produce = &produce;
-    thread::scope(|scope| {
-        let (sender, ready) = std::sync::mpsc::channel::<(usize, P)>();
-        let handles: Vec<_> = (0..helpers)
-            .filter_map(|_| {
-                let sender = sender.clone();
-                let claim = &claim;
-                thread::Builder::new()
-                    .stack_size(STACK_BYTES)
-                    .spawn_scoped(scope, move || loop {
-                        let index = claim();
-                        let Some(item) = items.get(index) else { break };
-                        if sender.send((index, produce(item))).is_err() {
-                            break;
-                        }
-                    })
-                    .ok()
+    let next = AtomicUsize::new(0);
+    let claim = || next.fetch_add(1, Ordering::Relaxed);
+    let helping = threads_for(items.len(), size).saturating_sub(1);
+    let pool = helpers().filter(|_| helping > 0);
+    let Some(pool) = pool else {
+        return items
+            .iter()
+            .map(|item| {
+                let result = produce(item);
+                consume(&result);
+                result
             })
             .collect();
+    };
+    let produce = &produce;
+    let claim = &claim;
+    let results = pool.in_place_scope(|scope| {
+        let (sender, ready) = std::sync::mpsc::channel::<(usize, P)>();
+        for _ in 0..helping {
+            let sender = sender.clone();
+            scope.spawn(move |_| loop {
+                let index = claim();
+                let Some(item) = items.get(index) else { break };
+                if sender.send((index, produce(item))).is_err() {
+                    break;
+                }
+            });
+        }
         // Only the helpers hold senders now: a closed channel means every one has stopped.
         drop(sender);
         let mut results: Vec<Option<P>> = items.iter().map(|_| None).collect();
@@ -100,38 +147,36 @@ where
                 match ready.recv() {
                     Ok((done, result)) => results[done] = Some(result),
                     // A helper stopped without sending what it claimed: it panicked, and the
-                    // panic surfaces here as it would in a loop.
-                    Err(_) => {
-                        for handle in handles {
-                            if let Err(panic) = handle.join() {
-                                std::panic::resume_unwind(panic);
-                            }
-                        }
-                        unreachable!("every claimed item is sent unless its helper panics");
-                    }
+                    // scope passes the panic on as it ends.
+                    Err(_) => return None,
                 }
             }
             if let Some(result) = &results[index] {
                 consume(result);
             }
         }
-        results.into_iter().flatten().collect()
-    })
+        Some(results.into_iter().flatten().collect())
+    });
+    results
+        .expect("a helper stops without its result only when it panics, which the scope passes on")
 }
 
-/// Frees `value` on a thread of its own, when freeing it is worth one: a large notebook's
-/// syntax trees and facts take a few percent of a conversion to free, work that needs no
-/// answer, and by the time they are done with the other cores are idle. A process that exits
-/// first does not wait for it; the memory goes back with the process. Without a thread, the
-/// value is freed here.
+/// Frees `value` on a helper thread, when freeing it is worth one: a large notebook's syntax
+/// trees and facts take a few percent of a conversion to free, work that needs no answer,
+/// and by the time they are done with the other cores are idle. Otherwise, the value is freed
+/// here.
 pub fn drop_in_background<T: Send + 'static>(value: T, size: usize) {
-    if size < 2 * WORTH_A_THREAD {
-        return;
+    if size >= 2 * WORTH_A_THREAD {
+        drop_on_a_helper(value);
     }
-    // A thread that cannot start drops its closure, and the value with it, right here.
-    let _ = thread::Builder::new()
-        .name("nb2svc-free".into())
-        .spawn(move || drop(value));
+}
+
+/// Frees `value` on a helper thread, or here when there are none. A process that exits first
+/// does not wait for it; the memory goes back with the process.
+pub fn drop_on_a_helper<T: Send + 'static>(value: T) {
+    if let Some(pool) = helpers() {
+        pool.spawn(move || drop(value));
+    }
 }
 
 #[cfg(test)]
@@ -154,7 +199,9 @@ mod tests {
         let on = freed
             .recv_timeout(std::time::Duration::from_secs(10))
             .unwrap();
-        assert_ne!(on, caller, "large values are freed on another thread");
+        if cores() > 1 {
+            assert_ne!(on, caller, "large values are freed on another thread");
+        }
     }
 
     #[test]
