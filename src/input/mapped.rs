@@ -10,7 +10,8 @@
 //! there before (the default one kills the process as it always would).
 //!
 //! The trade-off, against reading into a buffer: no copy and no zeroed allocation (the pages
-//! come from the page cache, populated in one system call), but the bytes are the file's live
+//! come from the page cache as they are first read, by whichever threads read them; the
+//! kernel maps sixteen at a time), but the bytes are the file's live
 //! contents, so a file rewritten in place while it is parsed can give a mix of old and new
 //! bytes (a read has the same race, in a shorter window) and a truncated one gives a clean
 //! error instead of whatever prefix a read would have returned. A file that grows is read up to
@@ -32,6 +33,9 @@ pub(super) struct Map {
     slot: guard::Slot,
 }
 
+/// Maps of this many bytes or more are unmapped on a helper thread.
+const UNMAP_ON_A_HELPER: usize = 1024 * 1024;
+
 /// How many maps the guard can watch at once (tests map notebooks from many threads).
 const SLOTS: usize = 64;
 
@@ -50,7 +54,7 @@ pub(super) fn map(file: &File, length: u64) -> Option<Map> {
         // the file under it are a rewrite (the caller sees live bytes, which at worst fail to
         // parse) and a truncation (the SIGBUS guard, registered before the first read below,
         // replaces the missing pages with zeros and reports it).
-        let map = unsafe { memmap2::MmapOptions::new().len(length).populate().map(file) }.ok()?;
+        let map = unsafe { memmap2::MmapOptions::new().len(length).map(file) }.ok()?;
         slot.watch(map.as_ptr() as usize, map.len());
         Some(Map { map, slot })
     }
@@ -64,10 +68,19 @@ pub(super) fn map(file: &File, length: u64) -> Option<Map> {
 impl Map {
     /// Runs `use_bytes` on the mapped bytes; [`Truncated`] when the file shrank meanwhile (the
     /// closure's result is dropped then: it was computed from zeros, not the file).
+    ///
+    /// A big map is unmapped on a helper thread afterwards: taking down the page tables of a
+    /// file of megabytes takes a few percent of a conversion, and nothing waits for it.
     pub(super) fn with<T>(self, use_bytes: impl FnOnce(&[u8]) -> T) -> Result<T, Truncated> {
         let result = use_bytes(&self.map);
         #[cfg(target_os = "linux")]
-        if self.slot.faulted() {
+        let truncated = self.slot.faulted();
+        #[cfg(not(target_os = "linux"))]
+        let truncated = false;
+        if self.map.len() >= UNMAP_ON_A_HELPER {
+            crate::parallel::drop_on_a_helper(self);
+        }
+        if truncated {
             return Err(Truncated);
         }
         Ok(result)
