@@ -7,6 +7,7 @@
 //! [`crate::escape`]: templates apply its filters (`py_string`, `py_docstring`, `yaml_string`,
 //! `md_code`, ...), and the sentences prepared here call it for their user parts.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -205,8 +206,9 @@ pub struct Templates {
     /// The overrides, parsed when loaded so that a mistake in one is reported before any work
     /// (with the built-ins as `nb2svc/NAME`, which an override may extend).
     overrides: Tera,
-    /// (template name, output path, text) of the files written verbatim.
-    verbatim: Vec<(&'static str, &'static str, String)>,
+    /// (template name, output path, text) of the files written verbatim: the built-in text
+    /// itself unless overridden.
+    verbatim: Vec<(&'static str, &'static str, Cow<'static, str>)>,
 }
 
 /// Each built-in template made ready on its first use, once per process: a run renders only
@@ -262,9 +264,9 @@ impl Templates {
 /// Only the overrides are parsed here; the built-in templates are made ready when first
 /// rendered.
 pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
-    let mut verbatim: Vec<(&'static str, &'static str, String)> = VERBATIM
+    let mut verbatim: Vec<(&'static str, &'static str, Cow<'static, str>)> = VERBATIM
         .iter()
-        .map(|(name, output)| (*name, *output, builtin_text(name).to_string()))
+        .map(|(name, output)| (*name, *output, Cow::Borrowed(builtin_text(name))))
         .collect();
     let mut tera = empty_tera();
     let Some(dir) = overrides else {
@@ -300,7 +302,7 @@ pub fn templates(overrides: Option<&Path>) -> Result<Templates> {
         if is_verbatim {
             for (template, _, kept) in verbatim.iter_mut() {
                 if template == name {
-                    *kept = text.clone();
+                    *kept = Cow::Owned(text.clone());
                 }
             }
         } else {
