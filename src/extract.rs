@@ -12,6 +12,8 @@
 mod fetch;
 mod shell;
 
+use std::borrow::Cow;
+
 use anyhow::Result;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, IpyEscapeKind, Stmt};
@@ -191,7 +193,11 @@ pub fn extract(notebook: &Notebook) -> Result<Extraction> {
 /// What one code cell gives; with `keep_tree`, its code's syntax tree when cleaning gives one.
 fn extract_cell(cell: &Cell, keep_tree: bool) -> Result<Extraction> {
     let mut out = Extraction::default();
-    let source = cell.source.replace("\r\n", "\n");
+    // Copied only when there is something to change.
+    let source: Cow<str> = match cell.source.contains("\r\n") {
+        true => Cow::Owned(cell.source.replace("\r\n", "\n")),
+        false => Cow::Borrowed(&cell.source),
+    };
     let reference = cell.reference.clone();
     let directives = read_directives(&source, &cell.tags, &reference, &mut out.warnings);
     if directives.skip {
@@ -212,7 +218,7 @@ fn extract_cell(cell: &Cell, keep_tree: bool) -> Result<Extraction> {
                 None => return Ok(out),
             }
         }
-        None => (source.as_str(), 0),
+        None => (&*source, 0),
     };
     // Before any parser sees it: deep nesting would overflow the stack (see python::limits).
     if let Err(too_deep) = crate::python::limits::check(body) {

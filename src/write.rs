@@ -8,6 +8,7 @@
 //! nothing at all is written and the conflicts are listed. A file whose contents are already
 //! right is not touched, so running nb2svc twice on the same input changes nothing.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -43,9 +44,10 @@ pub(crate) struct Merged {
 
 /// A file to put in place: its destination and bytes, whether it is new, and whether only
 /// its owner may read it.
-struct Pending {
+struct Pending<'f> {
     destination: PathBuf,
-    bytes: Vec<u8>,
+    /// The generated text itself, or the bytes read from a file to copy.
+    bytes: Cow<'f, [u8]>,
     is_new: bool,
     private: bool,
 }
@@ -63,17 +65,17 @@ pub fn write_to(
 /// Writes generated `files` and `merged` ones under `out` in one all-or-nothing step: a
 /// generated file with other contents on disk is a conflict unless `force`; a merged file
 /// replaces the text it was made from, and is an error when that text changed meanwhile.
-pub(crate) fn write_all(
+pub(crate) fn write_all<'f>(
     out: &Path,
-    files: &[OutputFile],
-    merged: &[Merged],
+    files: &'f [OutputFile],
+    merged: &'f [Merged],
     folder: &NotebookFolder,
     force: bool,
 ) -> Result<WriteReport> {
     let mut report = WriteReport::default();
     let mut pending: Vec<Pending> = Vec::new();
     let mut conflicts = Vec::new();
-    let entry = |destination: PathBuf, bytes: Vec<u8>, is_new: bool, private: bool| Pending {
+    let entry = |destination: PathBuf, bytes: Cow<'f, [u8]>, is_new: bool, private: bool| Pending {
         destination,
         bytes,
         is_new,
@@ -81,16 +83,20 @@ pub(crate) fn write_all(
     };
     for file in files {
         let bytes = match &file.content {
-            Content::Text(text) => text.clone().into_bytes(),
+            Content::Text(text) => Cow::Borrowed(text.as_bytes()),
             Content::CopyOf(source) => {
                 let path = folder.path(source);
                 // Regular files only: a pipe or device would never end.
-                crate::input::read_bounded(&path, u64::MAX / 2, "file to ship")?
+                Cow::Owned(crate::input::read_bounded(
+                    &path,
+                    u64::MAX / 2,
+                    "file to ship",
+                )?)
             }
         };
         let destination = out.join(&file.path);
         match fs::read(&destination) {
-            Ok(existing) if existing == bytes => report.unchanged.push(file.path.clone()),
+            Ok(existing) if existing == *bytes => report.unchanged.push(file.path.clone()),
             Ok(_) => {
                 conflicts.push(file.path.clone());
                 pending.push(entry(destination, bytes, false, false));
@@ -122,7 +128,7 @@ pub(crate) fn write_all(
                 destination.display()
             );
         }
-        let bytes = file.text.clone().into_bytes();
+        let bytes = Cow::Borrowed(file.text.as_bytes());
         pending.push(entry(destination, bytes, existing.is_none(), file.private));
     }
     let paths: BTreeSet<&str> = files
