@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             // from `main` took a quarter to half a millisecond on a big notebook.
             std::process::exit(exit_code(result).into())
         });
-    // While the worker reads its arguments and the notebook, this thread starts the helpers
+    // While the worker starts and reads the notebook, this thread starts the helpers
     // that its passes spread their work over.
     nb2svc::start_helpers();
     let error = match worker {

@@ -4,9 +4,10 @@
 //! a loop.
 //!
 //! The helper threads are one rayon pool, started once per process (by [`start_helpers`],
-//! which `main` calls while the conversion reads its arguments): a conversion spreads half a
-//! dozen passes of a few milliseconds each, and starting threads for each pass cost about a
-//! tenth of a millisecond every time, with fresh stacks and allocator heaps to fault in.
+//! which `main` calls while the worker starts and reads the notebook): a conversion spreads
+//! half a dozen passes of a few milliseconds each, and starting threads for each pass cost
+//! about a tenth of a millisecond every time, with fresh stacks and allocator heaps to fault
+//! in.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};

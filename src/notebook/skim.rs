@@ -19,8 +19,8 @@ use crate::parallel;
 /// The keys whose values are cut, replaced by an empty list or object.
 const CUT_KEYS: &[&[u8]] = &[b"outputs", b"attachments"];
 
-/// Files smaller than this per core are skimmed on one thread: starting a thread costs about as
-/// much as skimming a tenth of a megabyte.
+/// Files smaller than this per core are skimmed on one thread: handing a part to a helper and
+/// joining the parts cost about as much as skimming a tenth of a megabyte.
 const BYTES_PER_THREAD: usize = 2 * 1024 * 1024;
 
 /// `json` with the value of every [`CUT_KEYS`] key emptied, or `None` when nothing was cut or
@@ -31,9 +31,11 @@ const BYTES_PER_THREAD: usize = 2 * 1024 * 1024;
 /// are; what it cannot know is whether it starts inside a value being cut. The parts are
 /// joined in order: the scan that ends one part continues into the next from where it stopped,
 /// and when that place lies outside every cut the next part found, the two scans are in the
-/// same state from there on and the next part's cuts are taken as they are. Otherwise (and when
-/// a part failed, which may be a wrong guess of its start) that part is scanned again from where
-/// the scan before it stopped. So the cuts are always those of one scan from the start.
+/// same state from there on and the next part's cuts are taken as they are. Otherwise (when
+/// a part failed, which may come of a wrong guess of its start, or when the scans before it
+/// found its start inside a string, as in a file with a raw newline in a string, which is not
+/// JSON) that part is scanned again from where the scan before it stopped. So the cuts are
+/// always those of one scan from the start.
 pub(super) fn skimmed(json: &[u8]) -> Option<Vec<u8>> {
     let cuts = cuts(json, part_starts(json))?;
     if cuts.is_empty() {
