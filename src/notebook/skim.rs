@@ -37,7 +37,7 @@ const BYTES_PER_THREAD: usize = 2 * 1024 * 1024;
 /// JSON) that part is scanned again from where the scan before it stopped. So the cuts are
 /// always those of one scan from the start.
 pub(super) fn skimmed(json: &[u8]) -> Option<Vec<u8>> {
-    let cuts = cuts(json, part_starts(json))?;
+    let cuts = cuts(json, &part_starts(json))?;
     if cuts.is_empty() {
         return None;
     }
@@ -78,11 +78,11 @@ fn part_starts(json: &[u8]) -> Vec<usize> {
 /// The cuts of one scan of `json` from its start, scanned in parts from `starts` at once (see
 /// [`skimmed`]); `None` when the file cannot be cut safely. Whatever `starts` are, the cuts
 /// are those of one scan from the start.
-fn cuts(json: &[u8], starts: Vec<usize>) -> Option<Vec<Cut>> {
+fn cuts(json: &[u8], starts: &[usize]) -> Option<Vec<Cut>> {
     let stops: Vec<usize> = starts.iter().skip(1).copied().chain([json.len()]).collect();
     let parts: Vec<(usize, usize)> = starts.iter().copied().zip(stops).collect();
     let scans = parallel::map_in_order(&parts, json.len(), |&(from, stop)| {
-        scan(json, from, stop, &starts)
+        scan(json, from, stop, starts)
     });
     let mut cuts = Vec::new();
     // The part starts that the scan from the start found inside a string.
@@ -100,7 +100,7 @@ fn cuts(json: &[u8], starts: Vec<usize>) -> Option<Vec<Cut>> {
             {
                 part
             }
-            _ => scan(json, at, stop, &starts)?,
+            _ => scan(json, at, stop, starts)?,
         };
         cuts.extend(part.cuts.into_iter().filter(|cut| cut.key >= at));
         in_strings.extend(part.starts_in_strings);
@@ -308,12 +308,12 @@ mod tests {
         ];
         for json in files {
             let json = json.as_bytes();
-            let whole = found(cuts(json, vec![0]));
+            let whole = found(cuts(json, &[0]));
             for first in 1..json.len() {
-                assert_eq!(found(cuts(json, vec![0, first])), whole, "from {first}");
+                assert_eq!(found(cuts(json, &[0, first])), whole, "from {first}");
                 for second in (first + 1..json.len()).step_by(7) {
                     assert_eq!(
-                        found(cuts(json, vec![0, first, second])),
+                        found(cuts(json, &[0, first, second])),
                         whole,
                         "from {first} and {second}"
                     );
@@ -334,9 +334,9 @@ mod tests {
         json.push_str(" {\"source\": []}\n], \"nbformat\": 4}");
         assert!(json.len() > 2 * BYTES_PER_THREAD);
         let skimmed = skimmed(json.as_bytes()).unwrap();
-        let one_scan = found(cuts(json.as_bytes(), vec![0]));
+        let one_scan = found(cuts(json.as_bytes(), &[0]));
         assert_eq!(
-            found(cuts(json.as_bytes(), part_starts(json.as_bytes()))),
+            found(cuts(json.as_bytes(), &part_starts(json.as_bytes()))),
             one_scan
         );
         let cut: serde_json::Value = serde_json::from_slice(&skimmed).unwrap();
